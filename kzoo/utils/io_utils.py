@@ -16,11 +16,19 @@ Example::
     '{}'
 """
 import contextlib
+import errno
 import json
 import os
 import tempfile
+import time
 
-__all__ = ['atomic_write', 'atomic_write_json', 'fsync_dir', 'remove_quietly']
+try:
+    import fcntl
+except ImportError:  # Windows: FileLock falls back to O_EXCL lock files
+    fcntl = None
+
+__all__ = ['atomic_write', 'atomic_write_json', 'fsync_dir', 'remove_quietly', 'FileLock',
+           'LockTimeout']
 
 
 def fsync_dir(path):
@@ -111,3 +119,99 @@ def _read_umask():
 
 
 _UMASK = _read_umask()
+
+
+class LockTimeout(TimeoutError):
+    """FileLock.acquire gave up waiting (callers turn it into a kzoo error)."""
+
+
+class FileLock:
+    """An exclusive lock between processes (and threads), held on a ``.lock`` file.
+
+    Uses ``fcntl.flock``: the kernel releases the lock when its holder dies, even
+    by SIGKILL, so a killed process never blocks the others. Where ``fcntl`` is
+    missing it falls back to an ``O_EXCL`` lock file holding the owner's pid; a
+    lock whose pid is no longer alive is stale and is taken over.
+
+    The lock file itself is left in place: deleting a flock'ed file lets two
+    processes lock two different inodes of the same name.
+
+    Example::
+
+        with FileLock('/tmp/x.lock', timeout=60):
+            ...  # only one process at a time runs this
+    """
+
+    def __init__(self, path, timeout=None, poll=0.2):
+        self.path = os.fspath(path)
+        self.timeout = timeout
+        self.poll = poll
+        self._fd = None
+
+    def acquire(self):
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        delay = 0.01
+        while not self._try_acquire():
+            if deadline is not None and time.monotonic() >= deadline:
+                raise LockTimeout('timed out after %.1f s waiting for the lock %s (another '
+                                  'process holds it)' % (self.timeout, self.path))
+            time.sleep(delay)
+            delay = min(delay * 2, self.poll)  # answer quickly when the wait is short
+        return self
+
+    def release(self):
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        else:
+            os.close(fd)
+            remove_quietly(self.path)
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def _try_acquire(self):
+        if fcntl is not None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    return False
+                raise
+            self._fd = fd
+            return True
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if self._holder_is_dead():
+                remove_quietly(self.path)
+            return False
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
+
+    def _holder_is_dead(self):
+        try:
+            with open(self.path) as f:
+                pid = int(f.read().strip() or 0)
+            age = time.time() - os.path.getmtime(self.path)
+        except (OSError, ValueError):
+            return False  # being written right now; look again on the next poll
+        if pid <= 0:
+            # Empty: its owner is between create and write, or died right there.
+            return age > 10
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
