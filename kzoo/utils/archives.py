@@ -198,9 +198,9 @@ class _Budget:
         lim = self.limits
         if total > lim.max_bytes:
             raise UnsafeInputError(
-                '%s %s more than %d bytes (limit max_bytes=%d, env KZOO_MAX_EXTRACT_BYTES; '
-                'at member %r); refused as an archive bomb'
-                % (self.archive, verb, total - 1, lim.max_bytes, name))
+                '%s %s %d bytes, more than the limit of %d bytes (max_bytes, env '
+                'KZOO_MAX_EXTRACT_BYTES; at member %r); refused as an archive bomb'
+                % (self.archive, verb, total, lim.max_bytes, name))
         if total > lim.ratio_free_bytes and total > lim.max_ratio * self.archive_size:
             raise UnsafeInputError(
                 '%s %s %d bytes from a %d-byte archive, a ratio above %d (at member %r); '
@@ -282,7 +282,7 @@ def _extract_tar(archive, root, limits):
                 src = tar.extractfile(member)
                 dest = _write_file(root, parts, src.read, member.mode, budget, archive, name)
                 regular['/'.join(parts)] = dest
-            else:  # hard link, already checked by _check_tar_type to be relative
+            elif member.islnk():
                 link_parts = safe_member_parts(member.linkname, archive)
                 source = regular.get('/'.join(link_parts))
                 if source is None:
@@ -294,6 +294,9 @@ def _extract_tar(archive, root, limits):
                     dest = _write_file(root, parts, src.read, member.mode, budget, archive,
                                        name)
                 regular['/'.join(parts)] = dest
+            else:  # unreachable while _check_tar_type runs; never extract the unknown
+                raise UnsafeInputError('%s: member %r is not a regular file or folder; '
+                                       'refused' % (archive, name))
 
 
 def _check_tar_type(member, archive):

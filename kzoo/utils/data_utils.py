@@ -47,6 +47,7 @@ Example::
                     cache_subdir='models',
                     file_hash='64373286793e3c8b2b4e3219cbf3544b')
 """
+import collections
 import datetime
 import email.utils
 import hashlib
@@ -69,7 +70,8 @@ from kzoo.utils.io_utils import (FileLock, LockTimeout, atomic_write_json, fsync
                                  remove_quietly)
 
 __all__ = ['get_file', 'cache_root', 'hash_file', 'validate_file', 'resolve_hasher',
-           'check_file_name', 'read_meta', 'META_DIR']
+           'check_file_name', 'read_meta', 'META_DIR', 'CacheEntry', 'cache_entries',
+           'remove_cache_entry']
 
 log = logging.getLogger('kzoo.download')
 
@@ -518,6 +520,12 @@ class _Request:
             fsync_dir(self.datadir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        stored = os.path.basename(hit.path)
+        meta = read_meta(self.datadir, stored) if os.path.dirname(hit.path) == self.datadir \
+            else None
+        if meta is not None and meta.get('extracted') != name:
+            meta['extracted'] = name  # lets `kzoo cache clear` remove the folder too
+            _write_meta(self.datadir, stored, **meta)
 
     def result(self, hit):
         return self.extract_dir(hit.tag) if self.extract_wanted else hit.path
@@ -889,3 +897,79 @@ def _write_json(path, obj):
     except OSError:
         pass  # only an aid to resuming
 
+
+
+# ---------------------------------------------------------------------------
+# The cache's inventory (what ``kzoo cache list / verify / clear`` show and do)
+
+CacheEntry = collections.namedtuple(
+    'CacheEntry', 'subdir file path kind size name hash_algorithm hash origin meta')
+CacheEntry.__doc__ = """One thing in the cache.
+
+kind: 'file' (a complete download), 'partial' (a kept ``.part`` file waiting to be
+resumed) or 'folder' (an extracted archive). name is the name it was asked for
+(``fname``), which differs from ``file`` for a hash-tagged variant.
+"""
+
+
+def cache_folders(root=None):
+    """Folders under the cache root that kzoo manages (those with a ``.kzoo`` folder)."""
+    root = cache_root(root)
+    for folder, dirs, _files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != META_DIR and not d.startswith('.'))
+        if os.path.isdir(os.path.join(folder, META_DIR)):
+            yield folder
+
+
+def cache_entries(root=None):
+    """Every file, partial download and extracted folder in the cache, sorted.
+
+    >>> for e in cache_entries():  # doctest: +SKIP
+    ...     print(e.subdir, e.file, e.size, e.hash)
+    models vgg16_weights_tf_dim_ordering_tf_kernels.h5 553467096 6437...
+    """
+    root = cache_root(root)
+    out = []
+    for folder in cache_folders(root):
+        subdir = os.path.relpath(folder, root)
+        for entry in sorted(os.listdir(folder)):
+            path = os.path.join(folder, entry)
+            if entry == META_DIR or entry.startswith('.') or os.path.islink(path):
+                continue  # metadata, temporary and staging files
+            if os.path.isdir(path):
+                out.append(CacheEntry(subdir, entry, path, 'folder', _tree_size(path), entry,
+                                      None, None, None, None))
+                continue
+            meta = read_meta(folder, entry) or {}
+            kind = 'partial' if entry.endswith('.part') else 'file'
+            out.append(CacheEntry(subdir, entry, path, kind, os.path.getsize(path),
+                                  meta.get('name', entry), meta.get('hash_algorithm'),
+                                  meta.get('hash'), meta.get('origin'), meta or None))
+    return out
+
+
+def _tree_size(path):
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(folder, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def remove_cache_entry(entry):
+    """Remove one CacheEntry with its sidecar (and, for a file, its kept partials).
+
+    Lock files stay: removing a lock that another process holds would let a third
+    lock a new file of the same name.
+    """
+    folder = os.path.dirname(entry.path)
+    if entry.kind == 'folder':
+        shutil.rmtree(entry.path, ignore_errors=True)
+        return
+    remove_quietly(entry.path)
+    remove_quietly(_meta_path(folder, entry.file))
+    if entry.kind == 'partial':
+        remove_quietly(entry.path + '.json')
