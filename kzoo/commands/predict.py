@@ -1,0 +1,43 @@
+"""``kzoo predict NAME|MODELFILE IMAGE...``: top classes per image."""
+import numpy as np
+
+from kzoo.commands import command
+from kzoo.commands._models import load_model_or_application
+
+
+def _args(p):
+    p.add_argument('model', help='application name (see kzoo list) or a model file')
+    p.add_argument('images', nargs='+', help='image files')
+    p.add_argument('--top', type=int, default=5, help='how many classes per image')
+    p.add_argument('--weights', default='imagenet', help="for applications: 'imagenet', "
+                   "'none' or a weights file")
+    p.add_argument('--preprocess', choices=('caffe', 'tf', 'torch', 'none'), default=None,
+                   help="preprocessing mode (default: the application's card; none for files)")
+
+
+@command('predict', help='classify images with an application or a model file',
+         add_arguments=_args)
+def run(args):
+    from kzoo.preprocessing.image import img_to_array, load_img
+    from kzoo.registry import imagenet
+    model, app = load_model_or_application(args.model, args.weights)
+    mode = args.preprocess or (app.preprocessing if app else 'none')
+    height, width = model.input_shape[1:3]
+    if height is None or width is None:
+        height = width = app.input_size if app else 224
+    batch = np.stack([img_to_array(load_img(path, target_size=(height, width)))
+                      for path in args.images])
+    if mode != 'none':
+        batch = imagenet.preprocess_input(batch, mode=mode)
+    preds = model.predict(batch)
+    if preds.ndim == 2 and preds.shape[1] == 1000:
+        decoded = imagenet.decode_predictions(preds, top=args.top)
+    else:
+        order = np.argsort(-preds.reshape(len(preds), -1), axis=1)[:, :args.top]
+        decoded = [[(str(i), 'class_%d' % i, p.reshape(-1)[i]) for i in row]
+                   for row, p in zip(order, preds)]
+    for path, rows in zip(args.images, decoded):
+        print(path)
+        for wnid, name, score in rows:
+            print('  %-30s %-10s %.4f' % (name, wnid, float(score)))
+    return 0

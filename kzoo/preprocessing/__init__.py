@@ -1,0 +1,1 @@
+"""Input preprocessing (``kzoo.preprocessing.image``)."""
