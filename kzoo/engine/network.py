@@ -11,7 +11,7 @@ from kzoo.engine.base_layer import Layer, LAYERS, register_layer, to_list, unpac
 from kzoo.engine.input_layer import InputLayer
 from kzoo.engine.node import KTensor
 from kzoo.errors import ConfigError
-from kzoo.utils.generic_utils import deserialize_object
+from kzoo.utils.generic_utils import CustomObjectScope, deserialize_object
 
 
 def _node_key(layer, node_index):
@@ -54,6 +54,12 @@ def _walk(outputs):
                                       % child.outbound_layer.name)
                 stack.append((child, None))
     return ordered_nodes, layer_indices
+
+
+def get_source_inputs(tensor):
+    """The ``Input()`` tensors that ``tensor`` is computed from, in Keras's order."""
+    ordered_nodes, _ = _walk(to_list(tensor))
+    return [n.output_tensors[0] for n in ordered_nodes if not n.inbound_layers]
 
 
 @register_layer()
@@ -352,10 +358,12 @@ def deserialize_layer(config, custom_objects=None):
     if isinstance(cls, type) and issubclass(cls, Container):
         return cls.from_config(layer_config, custom_objects=custom_objects)
     try:
-        return cls.from_config(dict(layer_config))
+        # Layers that name functions (Lambda, Merge) find custom objects through the scope.
+        with CustomObjectScope(custom_objects or {}):
+            return cls.from_config(dict(layer_config))
     except TypeError as e:
         raise ConfigError('cannot build layer %r (%s) from its config: %s'
                           % (layer_config.get('name'), config['class_name'], e)) from e
 
 
-__all__ = ['Container', 'deserialize_layer', 'deserialize_object']
+__all__ = ['Container', 'deserialize_layer', 'deserialize_object', 'get_source_inputs']

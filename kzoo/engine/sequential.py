@@ -36,6 +36,16 @@ class Sequential(Model):
         if any(l.name == layer.name for l in self._stack):
             raise ConfigError('Sequential model %r already has a layer named %r'
                               % (self.name, layer.name))
+        if not self._stack and layer._inbound_nodes and layer._batch_input_shape is None \
+                and not isinstance(layer, (InputLayer, Model)):
+            # Keras 1/2.0: a first layer already connected (a Merge of Sequential branches)
+            # brings its own output, and the model's inputs are that output's sources.
+            if len(layer._inbound_nodes) != 1 or len(layer._inbound_nodes[0].output_tensors) != 1:
+                raise ConfigError('layer %r is connected in several places; it cannot start '
+                                  'Sequential model %r' % (layer.name, self.name))
+            from kzoo.engine.network import get_source_inputs
+            output = layer._inbound_nodes[0].output_tensors[0]
+            self._preconnected = (layer, get_source_inputs(output), output)
         self._stack.append(layer)
         self._connect()
 
@@ -63,14 +73,19 @@ class Sequential(Model):
         self.inputs, self.outputs, self.built = [], [], False
         if not self._stack:
             return
-        x = self._inputs_cache if self._stack_head_is(self._stack[0]) else None
-        if x is None:
-            x = self._input_tensor()
-            self._inputs_cache, self._head = x, self._stack[0]
-        if x is None:
-            return  # input shape still unknown: connect on build() or the first predict()
-        inputs = x
-        for layer in self._stack:
+        stack = self._stack
+        if self._is_preconnected(self._stack[0]):
+            _, inputs, x = self._preconnected
+            stack = self._stack[1:]
+        else:
+            x = self._inputs_cache if self._stack_head_is(self._stack[0]) else None
+            if x is None:
+                x = self._input_tensor()
+                self._inputs_cache, self._head = x, self._stack[0]
+            if x is None:
+                return  # input shape still unknown: connect on build() or the first predict()
+            inputs = x
+        for layer in stack:
             if isinstance(layer, InputLayer):
                 continue
             x = self._call_once(layer, x)
@@ -78,6 +93,9 @@ class Sequential(Model):
                 raise ConfigError('layer %r in Sequential model %r has several outputs; use '
                                   'the functional API' % (layer.name, self.name))
         self._init_graph(inputs, x)
+
+    def _is_preconnected(self, layer):
+        return getattr(self, '_preconnected', (None,))[0] is layer
 
     def _stack_head_is(self, layer):
         return getattr(self, '_head', None) is layer and getattr(self, '_inputs_cache', None)
@@ -113,7 +131,7 @@ class Sequential(Model):
         for i, layer in enumerate(self.layers):
             config = layer.get_config()
             if i == 0 and self.inputs and 'batch_input_shape' not in config \
-                    and not isinstance(layer, Model):
+                    and not isinstance(layer, Model) and not self._is_preconnected(layer):
                 config['batch_input_shape'] = tuple(self.inputs[0].shape)
             configs.append({'class_name': type(layer).__name__, 'config': config})
         return {'name': self.name, 'layers': configs}
