@@ -16,6 +16,9 @@ It serves files from a dict (``path -> bytes``) and/or a folder, honours
 ``throttle``       send in ``chunk``-byte pieces with ``pause`` seconds between
 =================  ===========================================================
 
+Responses carry an ``ETag`` and a ``Range`` request whose ``If-Range`` names
+another version gets the whole file (200), as real servers do.
+
 Each fault applies to the next ``times`` requests of its path (``times=None``:
 all of them), in the order added.
 
@@ -32,6 +35,7 @@ As a pytest fixture: ``from tests.loopback_server import loopback`` in a
 conftest, then ask for ``loopback`` in a test.
 """
 import collections
+import hashlib
 import http.server
 import os
 import re
@@ -68,6 +72,7 @@ class LoopbackServer:
         self._released = threading.Event()
         self._stopped = threading.Event()
         self.held = threading.Event()  # set when a 'hold' fault has sent its bytes
+        self.etags = True  # send ETag and honour If-Range (set False for a plain server)
         self._httpd = None
         self._thread = None
 
@@ -167,6 +172,13 @@ class _DiskFile:
         return os.path.getsize(self.path)
 
 
+def _etag(content):
+    if isinstance(content, _DiskFile):
+        st = os.stat(content.path)
+        return '"%x-%x"' % (st.st_size, st.st_mtime_ns)
+    return '"%s"' % hashlib.md5(content).hexdigest()[:16]
+
+
 def _parse_range(header, size):
     """(start, end) inclusive for 'bytes=N-' / 'bytes=N-M' / 'bytes=-K'; None if absent."""
     m = re.match(r'^bytes=(\d*)-(\d*)$', (header or '').strip())
@@ -239,8 +251,12 @@ def _make_handler(server):
                 self._simple(404, body=b'not found\n')
                 return
             size = len(content)
+            etag = _etag(content)
             rng = None if kind == 'ignore_range' else _parse_range(self.headers.get('Range'),
                                                                  size)
+            if_range = self.headers.get('If-Range')
+            if rng is not None and if_range is not None and if_range != etag:
+                rng = None  # the client's copy is of another version: send it all
             if rng is not None and rng[0] >= size:
                 self._simple(416, [('Content-Range', 'bytes */%d' % size)])
                 return
@@ -252,6 +268,8 @@ def _make_handler(server):
             self.send_response(status)
             self.send_header('Content-Type', 'application/octet-stream')
             self.send_header('Accept-Ranges', 'none' if kind == 'ignore_range' else 'bytes')
+            if server.etags:
+                self.send_header('ETag', etag)
             self.send_header('Content-Length', str(end - start + 1))
             if status == 206:
                 self.send_header('Content-Range', 'bytes %d-%d/%d' % (start, end, size))
