@@ -1,0 +1,209 @@
+"""Recurrent ops on torch: Keras's ``rnn`` loop and fused LSTM/GRU/SimpleRNN.
+
+Semantics are those of the numpy reference (``numpy_backend/recurrent.py``): batch-major
+inputs, outputs in processing order with ``go_backwards``, masked steps carrying the
+previous output and states.
+
+Speed: when no mask is given and the activations are the standard ones (LSTM and
+GRU ``tanh``/``sigmoid`` with ``reset_after``, SimpleRNN ``tanh``/``relu``), the whole
+sequence goes to torch's native recurrent kernels (``torch.lstm``, ``torch.gru``,
+``torch.rnn_tanh``), which follow Keras's equations once the gates are reordered;
+otherwise the inputs of all timesteps are projected with one matmul and the loop
+does only the recurrent matmul. Both paths support autograd.
+
+>>> import torch
+>>> step = lambda x, states: (x + states[0], [x + states[0]])
+>>> last, outputs, states = rnn(step, torch.ones(1, 3, 2), [torch.zeros(1, 2)])
+>>> last.tolist(), tuple(outputs.shape)
+([[3.0, 3.0]], (1, 3, 2))
+"""
+import torch
+
+__all__ = ['rnn', 'lstm', 'gru', 'simple_rnn']
+
+
+def _as_tensor(x, like=None):
+    if isinstance(x, torch.Tensor):
+        return x
+    return torch.as_tensor(x, dtype=like.dtype if like is not None else None)
+
+
+def _where(mask_t, new, old):
+    m = mask_t.reshape(mask_t.shape + (1,) * (new.dim() - 1))
+    return torch.where(m, new, old)
+
+
+def rnn(step_function, inputs, initial_states, go_backwards=False, mask=None, constants=None,
+        unroll=False, input_length=None, zero_output_for_mask=False, return_all_outputs=True):
+    """Iterate ``step_function(x_t, states + constants) -> (output, new_states)`` over time.
+
+    Returns ``(last_output, outputs, new_states)`` as Keras's backend ``rnn`` does.
+    """
+    inputs = _as_tensor(inputs)
+    timesteps = inputs.shape[1]
+    if timesteps == 0:
+        raise ValueError('rnn() needs at least one timestep; got inputs of shape %s'
+                         % (tuple(inputs.shape),))
+    states = [_as_tensor(s, inputs) for s in initial_states]
+    constants = list(constants or [])
+    if mask is not None:
+        mask = _as_tensor(mask).bool()
+        if mask.dim() > 2:
+            mask = mask.reshape(mask.shape[:2])
+    order = range(timesteps - 1, -1, -1) if go_backwards else range(timesteps)
+    outputs, prev_output = [], None
+    for t in order:
+        output, new_states = step_function(inputs[:, t], states + constants)
+        new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+        if mask is not None:
+            m = mask[:, t]
+            if zero_output_for_mask or prev_output is None:
+                fallback = torch.zeros_like(output)
+            else:
+                fallback = prev_output
+            output = _where(m, output, fallback)
+            new_states = [_where(m, s, old) for s, old in zip(new_states, states)]
+        states, prev_output = new_states, output
+        if return_all_outputs or not outputs:
+            outputs.append(output)
+        else:
+            outputs[0] = output
+    return prev_output, torch.stack(outputs, dim=1), states
+
+
+def _is_activation(fn, *names):
+    from kzoo import activations  # lazy: activations imports the backend
+    return any(fn is getattr(activations, n, None) or fn is getattr(torch, n, None)
+               for n in names)
+
+
+def _project(inputs, kernel, bias):
+    if bias is not None:
+        return torch.addmm(bias, inputs.reshape(-1, inputs.shape[-1]), kernel).reshape(
+            inputs.shape[:-1] + (kernel.shape[1],))
+    return torch.matmul(inputs, kernel)
+
+
+def _native(fn, inputs, hx, params, has_biases, go_backwards):
+    """Run one of torch's fused recurrent kernels, batch-first, one layer."""
+    x = inputs.flip(1) if go_backwards else inputs
+    out = fn(x.contiguous(), hx, params, has_biases, 1, 0.0, False, False, True)
+    return out[0], out[1:]
+
+
+def _standardize(inputs, *states):
+    inputs = _as_tensor(inputs)
+    return [inputs] + [_as_tensor(s, inputs) for s in states]
+
+
+def lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kernel, bias,
+         activation, recurrent_activation, return_sequences=False, go_backwards=False,
+         unroll=False, zero_output_for_mask=False):
+    """Keras LSTM over a whole sequence: ``(last_output, outputs, [h, c])``; gates i, f, c, o
+    (torch's own order, so the native kernel takes Keras weights transposed)."""
+    inputs, h0, c0 = _standardize(inputs, initial_state_h, initial_state_c)
+    units = recurrent_kernel.shape[0]
+    if mask is None and _is_activation(activation, 'tanh') \
+            and _is_activation(recurrent_activation, 'sigmoid'):
+        params = [kernel.t(), recurrent_kernel.t()]
+        if bias is not None:
+            params += [bias, torch.zeros_like(bias)]
+        outputs, (h, c) = _native(torch.lstm, inputs, (h0.unsqueeze(0).contiguous(),
+                                                       c0.unsqueeze(0).contiguous()),
+                                  params, bias is not None, go_backwards)
+        return outputs[:, -1], outputs, [h[0], c[0]]
+
+    x_proj = _project(inputs, kernel, bias)
+
+    def step(x_t, states):
+        h, c = states[0], states[1]
+        z = torch.addmm(x_t, h, recurrent_kernel)
+        i, f, g, o = torch.split(z, units, dim=1)
+        c = recurrent_activation(f) * c + recurrent_activation(i) * activation(g)
+        h = recurrent_activation(o) * activation(c)
+        return h, [h, c]
+
+    return rnn(step, x_proj, [h0, c0], go_backwards=go_backwards, mask=mask,
+               zero_output_for_mask=zero_output_for_mask, return_all_outputs=return_sequences)
+
+
+def _zrh_to_rzh(w, units):
+    """Keras GRU gate blocks (z, r, h) along the last axis -> torch's (r, z, n)."""
+    return torch.cat([w[..., units:2 * units], w[..., :units], w[..., 2 * units:]], dim=-1)
+
+
+def gru(inputs, initial_state, mask, kernel, recurrent_kernel, bias, activation,
+        recurrent_activation, return_sequences=False, go_backwards=False, unroll=False,
+        reset_after=True, zero_output_for_mask=False):
+    """Keras GRU over a whole sequence: ``(last_output, outputs, [h])``; gates z, r, h.
+
+    ``reset_after=True`` is the cuDNN form torch implements natively (bias ``(2, 3u)``);
+    ``reset_after=False`` (Keras 1/2) resets the state before its projection.
+    """
+    inputs, h0 = _standardize(inputs, initial_state)
+    units = recurrent_kernel.shape[0]
+    input_bias = recurrent_bias = None
+    if bias is not None:
+        if reset_after:
+            input_bias, recurrent_bias = bias[0], bias[1]
+        else:
+            input_bias = bias
+    if mask is None and reset_after and _is_activation(activation, 'tanh') \
+            and _is_activation(recurrent_activation, 'sigmoid'):
+        params = [_zrh_to_rzh(kernel, units).t(), _zrh_to_rzh(recurrent_kernel, units).t()]
+        if bias is not None:
+            params += [_zrh_to_rzh(input_bias, units), _zrh_to_rzh(recurrent_bias, units)]
+        outputs, (h,) = _native(torch.gru, inputs, h0.unsqueeze(0).contiguous(), params,
+                                bias is not None, go_backwards)
+        return outputs[:, -1], outputs, [h[0]]
+
+    x_proj = _project(inputs, kernel, input_bias)
+    rk_zr, rk_h = recurrent_kernel[:, :2 * units], recurrent_kernel[:, 2 * units:]
+
+    def step(x_t, states):
+        h = states[0]
+        if reset_after:
+            inner = torch.matmul(h, recurrent_kernel)
+            if recurrent_bias is not None:
+                inner = inner + recurrent_bias
+        else:
+            inner = torch.matmul(h, rk_zr)
+        z = recurrent_activation(x_t[:, :units] + inner[:, :units])
+        r = recurrent_activation(x_t[:, units:2 * units] + inner[:, units:2 * units])
+        if reset_after:
+            recurrent_h = r * inner[:, 2 * units:]
+        else:
+            recurrent_h = torch.matmul(r * h, rk_h)
+        hh = activation(x_t[:, 2 * units:] + recurrent_h)
+        h = z * h + (1 - z) * hh
+        return h, [h]
+
+    return rnn(step, x_proj, [h0], go_backwards=go_backwards, mask=mask,
+               zero_output_for_mask=zero_output_for_mask, return_all_outputs=return_sequences)
+
+
+def simple_rnn(inputs, initial_state, mask, kernel, recurrent_kernel, bias, activation,
+               return_sequences=False, go_backwards=False, unroll=False,
+               zero_output_for_mask=False):
+    """Keras SimpleRNN: ``h = activation(x W + b + h U)``; ``(last, outputs, [h])``."""
+    inputs, h0 = _standardize(inputs, initial_state)
+    native = None
+    if mask is None:
+        native = torch.rnn_tanh if _is_activation(activation, 'tanh') else \
+            torch.rnn_relu if _is_activation(activation, 'relu') else None
+    if native is not None:
+        params = [kernel.t(), recurrent_kernel.t()]
+        if bias is not None:
+            params += [bias, torch.zeros_like(bias)]
+        outputs, (h,) = _native(native, inputs, h0.unsqueeze(0).contiguous(), params,
+                                bias is not None, go_backwards)
+        return outputs[:, -1], outputs, [h[0]]
+
+    x_proj = _project(inputs, kernel, bias)
+
+    def step(x_t, states):
+        h = activation(torch.addmm(x_t, states[0], recurrent_kernel))
+        return h, [h]
+
+    return rnn(step, x_proj, [h0], go_backwards=go_backwards, mask=mask,
+               zero_output_for_mask=zero_output_for_mask, return_all_outputs=return_sequences)
