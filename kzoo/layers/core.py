@@ -205,7 +205,8 @@ class Masking(Layer):
 
 @register_layer()
 class ActivityRegularization(Layer):
-    """Identity that adds ``l1 * sum|x| + l2 * sum(x^2)`` to ``losses`` while training."""
+    """Identity that, while training, puts ``(l1 * sum|x| + l2 * sum(x^2)) / batch``
+    in ``losses`` (per-sample, as tf.keras 2 and Keras 3 scale it)."""
     config_fields = ('l1', 'l2')
 
     def __init__(self, l1=0., l2=0., **kwargs):
@@ -217,7 +218,8 @@ class ActivityRegularization(Layer):
 
     def call(self, inputs, training=None):
         if training:
-            self.losses = [self.activity_regularizer(inputs)]
+            batch = K.int_shape(inputs)[0] if K.ndim(inputs) else 1
+            self.losses = [self.activity_regularizer(inputs) / max(batch, 1)]
         return inputs
 
 

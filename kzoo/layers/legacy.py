@@ -9,6 +9,7 @@ keyword arguments (``output_dim``, ``init``, ``W_regularizer``, ``border_mode``,
 3
 """
 import functools
+import inspect
 
 from kzoo.errors import ConfigError
 
@@ -76,8 +77,17 @@ def translate_kwargs(kwargs, layer_name, renames=None):
 def keras1_kwargs(renames=None):
     """Decorator for ``__init__``: accept Keras 1 argument names as well."""
     def decorate(init):
+        positional = [p.name for p in inspect.signature(init).parameters.values()
+                      if p.kind == p.POSITIONAL_OR_KEYWORD][1:]
+
         @functools.wraps(init)
         def wrapper(self, *args, **kwargs):
-            return init(self, *args, **translate_kwargs(kwargs, type(self).__name__, renames))
+            kwargs = translate_kwargs(kwargs, type(self).__name__, renames)
+            given_twice = sorted(set(positional[:len(args)]) & set(kwargs))
+            if given_twice:  # Dense(3, output_dim=4): a TypeError would not say which
+                raise ConfigError('%s: %s given both positionally and as a keyword (or its '
+                                  'Keras 1 spelling)' % (type(self).__name__,
+                                                         ', '.join(given_twice)))
+            return init(self, *args, **kwargs)
         return wrapper
     return decorate
