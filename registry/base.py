@@ -72,6 +72,15 @@ def register_application(application):
     return application
 
 
+def register_card(application_name, card):
+    """Add ``card`` to an application, ahead of its published cards (private mirrors,
+    fine-tuned weights, tests). Returns the updated application."""
+    app = get_application(application_name)
+    updated = dataclasses.replace(app, cards=(card,) + tuple(app.cards))
+    APPLICATIONS.replace(app.name, updated)
+    return updated
+
+
 def get_application(name):
     """The application called ``name`` (case-insensitive), or a clear error."""
     for known in APPLICATIONS.names():
@@ -86,4 +95,4 @@ def applications():
 
 
 __all__ = ['Application', 'WeightCard', 'register_application', 'get_application',
-           'applications', 'APPLICATIONS', 'Optional']
+           'applications', 'register_card', 'APPLICATIONS', 'Optional']

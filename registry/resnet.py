@@ -9,7 +9,7 @@ import functools
 
 from kzoo import backend as K
 from kzoo.registry import imagenet
-from kzoo.registry.base import Application, WeightCard, register_application
+from kzoo.registry.base import Application, WeightCard, get_application, register_application
 
 _BASE = 'https://storage.googleapis.com/tensorflow/keras-applications/resnet/'
 _EPS = 1.001e-5
@@ -75,7 +75,7 @@ def ResNet50(include_top=True, weights='imagenet', input_tensor=None, input_shap
     model = Model(inputs, x, name=name)
     if weights == 'imagenet':
         from kzoo.registry.weights import load_into
-        load_into(model, APPLICATION.card('imagenet', include_top))
+        load_into(model, get_application('ResNet50').card('imagenet', include_top))
     elif weights is not None:
         model.load_weights(weights)
     return model

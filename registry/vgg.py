@@ -3,7 +3,7 @@ import functools
 
 from kzoo import backend as K
 from kzoo.registry import imagenet
-from kzoo.registry.base import Application, WeightCard, register_application
+from kzoo.registry.base import Application, WeightCard, get_application, register_application
 
 _BASE = 'https://storage.googleapis.com/tensorflow/keras-applications/'
 _OLD = 'https://github.com/fchollet/deep-learning-models/releases/download/v0.1/'
@@ -30,7 +30,7 @@ def _vgg(model_name, include_top=True, weights='imagenet', input_tensor=None,
     from kzoo.layers import (Conv2D, Dense, Flatten, GlobalAveragePooling2D,
                              GlobalMaxPooling2D, MaxPooling2D)
     from kzoo.models import Model
-    app = APPLICATIONS_BY_MODEL[model_name]
+    app = get_application(model_name)
     imagenet.check_weights_argument(app.name, weights, include_top, classes)
     input_shape = imagenet.obtain_input_shape(input_shape, 224, 32, K.image_data_format(),
                                               include_top, weights)
@@ -78,16 +78,14 @@ def VGG19(include_top=True, weights='imagenet', input_tensor=None, input_shape=N
                 classifier_activation, name)
 
 
-APPLICATIONS_BY_MODEL = {
-    'vgg16': register_application(Application(
+register_application(Application(
         'VGG16', VGG16, 224, 'caffe', 'vgg16',
         _cards('vgg16', '64373286793e3c8b2b4e3219cbf3544b', '6d6bbae143d832006294945121d1f1fc',
-               138357544, 14714688))),
-    'vgg19': register_application(Application(
+               138357544, 14714688)))
+register_application(Application(
         'VGG19', VGG19, 224, 'caffe', 'vgg19',
         _cards('vgg19', 'cbe5617147190e668d6c5d5026f83318', '253f8cb515780f3b799900260a226db6',
-               143667240, 20024384))),
-}
+               143667240, 20024384)))
 
 preprocess_input = functools.partial(imagenet.preprocess_input, mode='caffe')
 decode_predictions = imagenet.decode_predictions

@@ -41,6 +41,12 @@ class Registry(object):
             raise ValueError('%s %r is registered twice' % (self.kind, name))
         self._entries[name] = obj
 
+    def replace(self, name, obj):
+        """Swap the object registered as ``name`` (which must exist) for ``obj``."""
+        if name not in self._entries:
+            raise KeyError('%s %r is not registered' % (self.kind, name))
+        self._entries[name] = obj
+
     def __contains__(self, name):
         return name in self._entries
 
