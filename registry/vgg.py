@@ -79,13 +79,13 @@ def VGG19(include_top=True, weights='imagenet', input_tensor=None, input_shape=N
 
 
 register_application(Application(
-        'VGG16', VGG16, 224, 'caffe', 'vgg16',
-        _cards('vgg16', '64373286793e3c8b2b4e3219cbf3544b', '6d6bbae143d832006294945121d1f1fc',
-               138357544, 14714688)))
+    'VGG16', VGG16, 224, 'caffe', 'vgg16',
+    _cards('vgg16', '64373286793e3c8b2b4e3219cbf3544b', '6d6bbae143d832006294945121d1f1fc',
+           138357544, 14714688)))
 register_application(Application(
-        'VGG19', VGG19, 224, 'caffe', 'vgg19',
-        _cards('vgg19', 'cbe5617147190e668d6c5d5026f83318', '253f8cb515780f3b799900260a226db6',
-               143667240, 20024384)))
+    'VGG19', VGG19, 224, 'caffe', 'vgg19',
+    _cards('vgg19', 'cbe5617147190e668d6c5d5026f83318', '253f8cb515780f3b799900260a226db6',
+           143667240, 20024384)))
 
 preprocess_input = functools.partial(imagenet.preprocess_input, mode='caffe')
 decode_predictions = imagenet.decode_predictions
