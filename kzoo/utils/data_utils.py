@@ -403,8 +403,12 @@ class _Request:
         if self.file_hash is None:
             path = self.path('')
             return _Hit(path, '') if os.path.isfile(path) else None
-        for tag in ('', self.tag) if not self._plain_taken() else (self.tag,):
+        for tag in ('', self.tag):
             path = self.path(tag)
+            if tag == '' and self._plain_taken():
+                meta = read_meta(self.datadir, self.stored(''))
+                if meta.get('hash_algorithm') == self.algorithm:
+                    continue  # its sidecar already says it is the other file: don't hash
             if os.path.isfile(path):
                 if validate_file(path, self.file_hash, self.algorithm):
                     if read_meta(self.datadir, self.stored(tag)) is None:
@@ -443,11 +447,13 @@ class _Request:
 
     def offline_error(self):
         target = self.path(self.slot())
-        what = ('with %s %s' % (self.algorithm, self.file_hash)) if self.file_hash else ''
+        what = (' with %s %s' % (self.algorithm, self.file_hash)) if self.file_hash else ''
+        state = ('is not in the cache' if not os.path.exists(target) else
+                 'is in the cache at %s but fails verification' % target)
         return OfflineError(
-            'KZOO_OFFLINE is set and %s %sis not in the cache. To use it offline, download '
-            '%s and place it at %s (or unset KZOO_OFFLINE to let kzoo download it)'
-            % (self.fname, what + ' ' if what else '', self.origin, target))
+            'KZOO_OFFLINE is set and %s%s %s. To use it offline, download %s and place it '
+            'at %s (or unset KZOO_OFFLINE to let kzoo download it)'
+            % (self.fname, what, state, self.origin, target))
 
     # -- filling
     def download(self):

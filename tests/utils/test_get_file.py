@@ -302,6 +302,13 @@ def test_same_name_different_hash_files_coexist(loopback, kzoo_env):
                                                         os.path.basename(p_new)])
 
 
+def test_same_file_asked_by_md5_then_sha256_is_downloaded_once(srv, kzoo_env):
+    get_file('w.bin', srv.url('/w.bin'), file_hash=MD5)
+    assert get_file('w.bin', srv.url('/w.bin'), file_hash=SHA) == os.path.join(
+        datadir(kzoo_env), 'w.bin')
+    assert srv.count('/w.bin') == 1
+
+
 def test_resumed_prefix_that_is_wrong_gets_one_clean_download(srv, kzoo_env):
     srv.fault('/w.bin', 'cut', at=10000)
     proc = run_child("""
@@ -441,8 +448,9 @@ def test_offline_with_a_corrupt_cached_file(srv, monkeypatch):
     with open(path, 'ab') as f:
         f.write(b'x')
     monkeypatch.setenv('KZOO_OFFLINE', '1')
-    with pytest.raises(OfflineError):
+    with pytest.raises(OfflineError, match='fails verification'):
         get_file('w.bin', srv.url('/w.bin'), file_hash=MD5)
+    assert srv.count('/w.bin') == 1
 
 
 def test_mirror_is_tried_first(srv, monkeypatch):
