@@ -89,6 +89,20 @@ def flatten_cell_config(config):
     return config
 
 
+def call_with_initial_state(layer, inputs, initial_state, constants, kwargs):
+    """``Layer.__call__`` for layers that take ``initial_state=``: symbolic initial
+    states become extra inputs of the node (the Keras 2 layout of such a node), arrays
+    are passed on to ``call``."""
+    if constants is not None:
+        raise ConfigError('layer %r: RNN constants are not supported' % layer.name)
+    if initial_state is None:
+        return Layer.__call__(layer, inputs, **kwargs)
+    initial_state = to_list(initial_state)
+    if any(isinstance(s, KTensor) for s in initial_state):
+        return Layer.__call__(layer, to_list(inputs) + initial_state, **kwargs)
+    return Layer.__call__(layer, inputs, initial_state=initial_state, **kwargs)
+
+
 def _unit_interval(value, field, layer):
     value = float(value)
     if not 0. <= value <= 1.:
@@ -416,15 +430,7 @@ class RNN(SublayerWeights, Layer):
     # ---- calling ---------------------------------------------------------------
 
     def __call__(self, inputs, initial_state=None, constants=None, **kwargs):
-        if constants is not None:
-            raise ConfigError('%s: constants are not supported' % self.name)
-        if initial_state is None:
-            return Layer.__call__(self, inputs, **kwargs)
-        initial_state = to_list(initial_state)
-        if any(isinstance(s, KTensor) for s in initial_state):
-            # In a graph the initial states are extra inputs of the node (Keras 2 layout).
-            return Layer.__call__(self, to_list(inputs) + initial_state, **kwargs)
-        return Layer.__call__(self, inputs, initial_state=initial_state, **kwargs)
+        return call_with_initial_state(self, inputs, initial_state, constants, kwargs)
 
     def _split_inputs(self, inputs, initial_state):
         if isinstance(inputs, (list, tuple)):

@@ -19,7 +19,12 @@ only the recurrent matmul. Gate order is Keras's: LSTM ``i, f, c, o``; GRU ``z, 
 """
 import numpy as np
 
-__all__ = ['rnn', 'lstm', 'gru', 'simple_rnn']
+__all__ = ['rnn', 'lstm', 'gru', 'simple_rnn', 'reverse']
+
+
+def reverse(x, axes):
+    """Reverse ``x`` along ``axes`` (an int or a list), as Keras's ``K.reverse``."""
+    return np.flip(x, axis=tuple(axes) if isinstance(axes, (list, tuple)) else axes).copy()
 
 
 def _where(mask_t, new, old):

@@ -19,13 +19,18 @@ does only the recurrent matmul. Both paths support autograd.
 """
 import torch
 
-__all__ = ['rnn', 'lstm', 'gru', 'simple_rnn']
+__all__ = ['rnn', 'lstm', 'gru', 'simple_rnn', 'reverse']
 
 
 def _as_tensor(x, like=None):
     if isinstance(x, torch.Tensor):
         return x
     return torch.as_tensor(x, dtype=like.dtype if like is not None else None)
+
+
+def reverse(x, axes):
+    """Reverse ``x`` along ``axes`` (an int or a list), as Keras's ``K.reverse``."""
+    return torch.flip(x, dims=list(axes) if isinstance(axes, (list, tuple)) else [axes])
 
 
 def _where(mask_t, new, old):
