@@ -551,7 +551,15 @@ class _Retry(Exception):
 
 
 class _Restart(Exception):
-    """The kept partial file cannot be resumed; start again from byte 0."""
+    """The kept partial file cannot be resumed; start again from byte 0.
+
+    ``distrust_ranges``: the server answered a range with other bytes than asked;
+    don't ask it for ranges again during this transfer.
+    """
+
+    def __init__(self, distrust_ranges=False):
+        super().__init__()
+        self.distrust_ranges = distrust_ranges
 
 
 def _check_scheme(url, what, allow_file):
@@ -663,9 +671,10 @@ class _Transfer:
             while True:
                 try:
                     return self._attempt(session)
-                except _Restart:
+                except _Restart as e:
                     self._reset_part()
-                    self.resumable = False
+                    if e.distrust_ranges:
+                        self.resumable = False
                     failures += 1
                     if failures > settings.retries * 4 + 2:
                         raise DownloadError('%s: %s keeps answering range requests '
@@ -699,16 +708,16 @@ class _Transfer:
             total = None
             if status == 206 and offset:
                 start, end, total = _content_range(resp.headers.get('Content-Range'))
-                if start != offset or (saved and saved.get('length') and total
-                                       and total != saved['length']):
-                    # Not the bytes we asked for, or not the same file: start over.
-                    raise _Restart()
+                if start != offset:
+                    raise _Restart(distrust_ranges=True)  # not the bytes we asked for
+                if saved and saved.get('length') and total and total != saved['length']:
+                    raise _Restart()  # another version of the file: start over
                 append = True
             elif status == 200 or status == 206:
                 if status == 206:  # a 206 we did not ask for: trust only a full range
                     start, end, total = _content_range(resp.headers.get('Content-Range'))
                     if start != 0:
-                        raise _Restart()
+                        raise _Restart(distrust_ranges=True)
                 append = False  # 200 to a Range request: the server ignored it
                 if total is None:
                     total = _int_or_none(resp.headers.get('Content-Length'))
@@ -883,7 +892,7 @@ def _content_range(value):
     """'bytes 10-99/100' -> (10, 99, 100); '*' parts are None; garbage -> restart."""
     m = _CONTENT_RANGE.match(value or '')
     if not m:
-        raise _Restart()
+        raise _Restart(distrust_ranges=True)
     start, end, total = m.groups()
     return (int(start) if start else None, int(end) if end else None,
             int(total) if total != '*' else None)

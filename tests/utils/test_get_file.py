@@ -239,6 +239,25 @@ def test_wrong_content_range_start_restarts_from_zero(srv):
     assert srv.statuses('/w.bin') == [200, 206, 200]
 
 
+def test_server_with_persistently_wrong_ranges_gets_one_full_download(srv):
+    srv.fault('/w.bin', 'cut', at=4096)
+    srv.fault('/w.bin', 'bad_range', shift=100, times=None)
+    assert read(get_file('w.bin', srv.url('/w.bin'), file_hash=MD5)) == DATA
+    # Once a range came back wrong, the transfer stops asking for ranges.
+    assert srv.statuses('/w.bin') == [200, 206, 200]
+    assert srv.range_requests('/w.bin') == ['bytes=4096-']
+
+
+def test_slow_but_steady_server_is_not_cut_off(srv, monkeypatch):
+    """The read timeout bounds silence, not the whole transfer."""
+    monkeypatch.setenv('KZOO_TIMEOUT', '0.3')
+    small = DATA[:60000]
+    srv.add('/slow.bin', small)
+    srv.fault('/slow.bin', 'throttle', chunk=6000, pause=0.1)  # 1 s in all
+    assert read(get_file('slow.bin', srv.url('/slow.bin'), file_hash=md5(small))) == small
+    assert srv.count('/slow.bin') == 1
+
+
 # -- hashes ---------------------------------------------------------------------
 
 def test_hash_mismatch_leaves_nothing_behind(srv, kzoo_env):
