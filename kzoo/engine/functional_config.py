@@ -35,6 +35,10 @@ def _flatten_args(args):
     return out
 
 
+def to_list_arg(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def parse_node(node_data, layer_name):
     """List of input coordinates and the call kwargs of one inbound node."""
     if isinstance(node_data, dict):  # Keras 3
@@ -44,6 +48,10 @@ def parse_node(node_data, layer_name):
                    if isinstance(a, dict) and a.get('class_name') == '__keras_tensor__']
         # keep only plain call arguments we understand (masks are recomputed)
         kwargs.pop('mask', None)
+        # An RNN's initial states are extra inputs after the sequence (Keras 2 layout).
+        states = kwargs.pop('initial_state', None) or []
+        entries += [_history(a, layer_name) for a in _flatten_args(to_list_arg(states))
+                    if isinstance(a, dict) and a.get('class_name') == '__keras_tensor__']
         kwargs = {k: v for k, v in kwargs.items()
                   if not (isinstance(v, dict) and v.get('class_name') == '__keras_tensor__')}
         return [e[:3] for e in entries], kwargs
@@ -69,7 +77,7 @@ def _coordinates(value, field):
 
 def build_graph_from_config(config, custom_objects=None):
     """Create layers and connect them; returns ``(inputs, outputs, name)``."""
-    from kzoo.engine.network import deserialize_layer
+    from kzoo.engine.network import deserialize_layer, skips_first_node
     if not isinstance(config, dict) or not isinstance(config.get('layers'), list):
         raise ConfigError('a functional model config needs a "layers" list')
     created = {}
@@ -86,14 +94,16 @@ def build_graph_from_config(config, custom_objects=None):
         if not isinstance(nodes, list):
             raise ConfigError('layer %r: inbound_nodes must be a list' % name)
         for node_data in nodes:
-            pending.append((layer, parse_node(node_data, name)))
+            # Keras 3 node args hold raw node indices; Keras 1/2 lists count a nested
+            # model's nodes from 1 (see network.skips_first_node).
+            pending.append((layer, parse_node(node_data, name) + (isinstance(node_data, dict),)))
 
     # Apply nodes in order; one that waits for a later node is retried on the next pass.
     while pending:
         waiting = []
-        for layer, (coords, kwargs) in pending:
+        for layer, (coords, kwargs, raw) in pending:
             if waiting and waiting[-1][0] is layer:
-                waiting.append((layer, (coords, kwargs)))  # keep a layer's nodes in order
+                waiting.append((layer, (coords, kwargs, raw)))  # keep a layer's nodes in order
                 continue
             tensors = []
             for in_name, node_index, tensor_index in coords:
@@ -104,6 +114,11 @@ def build_graph_from_config(config, custom_objects=None):
                 if not isinstance(node_index, int) or not isinstance(tensor_index, int):
                     raise ConfigError('layer %r: node and tensor indices must be integers'
                                       % layer.name)
+                if not raw and skips_first_node(inbound):
+                    node_index -= 1
+                if node_index < 0:
+                    raise ConfigError('layer %r: input from node %r of %r, which does not exist'
+                                      % (layer.name, coords, in_name))
                 if node_index >= len(inbound._inbound_nodes):
                     tensors = None
                     break
@@ -113,7 +128,7 @@ def build_graph_from_config(config, custom_objects=None):
                                       % (layer.name, in_name, tensor_index))
                 tensors.append(outputs[tensor_index])
             if tensors is None:
-                waiting.append((layer, (coords, kwargs)))
+                waiting.append((layer, (coords, kwargs, raw)))
                 continue
             if tensors:
                 layer(tensors[0] if len(tensors) == 1 else tensors, **kwargs)
@@ -130,7 +145,10 @@ def build_graph_from_config(config, custom_objects=None):
                 raise ConfigError('model config %s names unknown layer %r' % (field, coord))
             layer = created[coord[0]]
             try:
-                result.append(layer._inbound_nodes[coord[1]].output_tensors[coord[2]])
+                index = coord[1] - 1 if skips_first_node(layer) else coord[1]
+                if index < 0:
+                    raise IndexError(index)
+                result.append(layer._inbound_nodes[index].output_tensors[coord[2]])
             except (IndexError, TypeError):
                 raise ConfigError('model config %s: layer %r has no node %r / tensor %r'
                                   % (field, coord[0], coord[1], coord[2])) from None

@@ -56,6 +56,12 @@ def _walk(outputs):
     return ordered_nodes, layer_indices
 
 
+def skips_first_node(layer):
+    """True for a nested model whose config node indices count from 1, as in Keras 2
+    (``_should_skip_first_node``): a functional model, or a Sequential that is connected."""
+    return isinstance(layer, Container) and bool(getattr(layer, 'inputs', None))
+
+
 def get_source_inputs(tensor):
     """The ``Input()`` tensors that ``tensor`` is computed from, in Keras's order."""
     ordered_nodes, _ = _walk(to_list(tensor))
@@ -315,7 +321,9 @@ class Container(Layer):
         """Keras 2 functional config: layers with inbound nodes, input and output layers."""
         node_index_map = {}
         for layer in self.layers:
-            kept = 0
+            # Keras 2/3 count a nested model's nodes from 1 (node 0 is the one it was
+            # built with); kzoo's nested models have no such node, so shift by one.
+            kept = int(skips_first_node(layer))
             for original_index, node in enumerate(layer._inbound_nodes):
                 if _node_key(layer, original_index) in self._network_nodes:
                     node_index_map[(layer.name, original_index)] = kept
@@ -366,4 +374,5 @@ def deserialize_layer(config, custom_objects=None):
                           % (layer_config.get('name'), config['class_name'], e)) from e
 
 
-__all__ = ['Container', 'deserialize_layer', 'deserialize_object', 'get_source_inputs']
+__all__ = ['Container', 'deserialize_layer', 'deserialize_object', 'get_source_inputs',
+           'skips_first_node']

@@ -1,0 +1,278 @@
+"""Defensive HDF5 reading: every model file is untrusted input.
+
+What this module guarantees to its callers (security.md, items 9-13):
+
+- only hard links are followed: soft links, external links and user-defined links are
+  refused, so a file can never make kzoo open another file or loop;
+- virtual datasets and datasets with external storage are refused;
+- a dataset or attribute is read only after its declared size has been checked against
+  the file's real size (a compressed, fill-only dataset declaring petabytes is refused
+  before a byte is allocated), and the total read from one file is bounded;
+- every failure of libhdf5 on a malformed file becomes a :class:`FileFormatError` that
+  names the file and the object.
+
+>>> import h5py, numpy as np, os, tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), 'w.h5')
+>>> with h5py.File(path, 'w') as f:
+...     f['g/kernel:0'] = np.ones((2, 2), 'float32')
+...     f.attrs['names'] = np.array([b'g'])
+>>> with H5File(path) as h5:
+...     h5.attr(h5.root, 'names'), h5.read(h5.root, 'g/kernel:0').shape
+(['g'], (2, 2))
+"""
+import io
+import os
+
+import numpy as np
+
+from kzoo.errors import FileFormatError, UnsafeInputError
+
+HDF5_SIGNATURE = b'\x89HDF\r\n\x1a\n'
+
+# A file may expand at most this much (plus a small allowance) when read: real Keras
+# files are stored uncompressed, so their data is never larger than the file itself.
+EXPANSION_LIMIT = 16
+ALLOWANCE = 1 << 20
+
+
+def is_hdf5(path_or_bytes):
+    """True when the data starts with the HDF5 signature (at 0 or a user-block offset)."""
+    try:
+        if isinstance(path_or_bytes, (bytes, bytearray)):
+            head = bytes(path_or_bytes[:2056])
+        else:
+            with open(path_or_bytes, 'rb') as f:
+                head = f.read(2056)
+    except OSError:
+        return False
+    return any(head[o:o + 8] == HDF5_SIGNATURE for o in (0, 512, 1024, 2048))
+
+
+def decode_text(value):
+    """A ``str`` from any way h5py hands back a string attribute."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, (bytes, np.bytes_, bytearray)):
+        data = bytes(value)
+        try:
+            return data.decode('utf-8')
+        except UnicodeDecodeError:
+            return data.decode('latin-1')
+    if isinstance(value, np.str_):
+        return str(value)
+    return value
+
+
+def decode_value(value):
+    """Attribute values as plain Python: strings decoded, arrays of strings as lists."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in 'SUO':
+            return [decode_text(v) for v in value.reshape(-1).tolist()]
+        return value
+    return decode_text(value)
+
+
+class H5File(object):
+    """A read-only HDF5 file (a path, or bytes from an archive member) opened safely.
+
+    Use as a context manager. ``label`` is what error messages call the file.
+    """
+
+    def __init__(self, source, label=None):
+        import h5py
+        self.label = label or (source if isinstance(source, str) else '<in-memory HDF5>')
+        if isinstance(source, (bytes, bytearray)):
+            self.size = len(source)
+            if not is_hdf5(source):
+                raise FileFormatError('%s is not an HDF5 file (no HDF5 signature)' % self.label)
+            opener = io.BytesIO(bytes(source))
+        else:
+            source = os.fspath(source)
+            if not os.path.isfile(source):
+                raise FileFormatError('%s: no such file (or not a regular file)' % self.label)
+            self.size = os.path.getsize(source)
+            if not is_hdf5(source):
+                raise FileFormatError('%s is not an HDF5 file (no HDF5 signature)' % self.label)
+            opener = source
+        self.budget = EXPANSION_LIMIT * self.size + ALLOWANCE
+        try:
+            self._file = h5py.File(opener, 'r')
+        except Exception as e:  # libhdf5 reports corruption with many exception types
+            raise FileFormatError('%s is not a readable HDF5 file: %s' % (self.label, _short(e))
+                                  ) from None
+        self.root = self._file
+
+    def close(self):
+        try:
+            self._file.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # ---- navigation -----------------------------------------------------------------
+
+    def keys(self, group):
+        """Names of the links in ``group`` (no link is followed)."""
+        try:
+            return [decode_text(k) for k in group.keys()]
+        except Exception as e:
+            raise FileFormatError('%s: cannot list group %s: %s'
+                                  % (self.label, _name(group), _short(e))) from None
+
+    def has(self, group, path):
+        try:
+            self.get(group, path)
+            return True
+        except FileFormatError:
+            return False
+
+    def get(self, group, path, kind=None):
+        """Follow ``path`` (``a/b/c``) from ``group`` through hard links only.
+
+        ``kind`` may be ``'group'`` or ``'dataset'`` to insist on the object type.
+        """
+        import h5py
+        parts = [p for p in str(path).split('/') if p]
+        if not parts:
+            raise FileFormatError('%s: empty object name under %s' % (self.label, _name(group)))
+        obj = group
+        for part in parts:
+            if part in ('.', '..'):
+                raise FileFormatError('%s: object path %r contains %r' % (self.label, path, part))
+            if not isinstance(obj, h5py.Group):
+                raise FileFormatError('%s: %s is not a group, so it has no %r'
+                                      % (self.label, _name(obj), part))
+            try:
+                link = obj.get(part, getlink=True)
+            except Exception as e:
+                raise FileFormatError('%s: cannot read link %r in %s: %s'
+                                      % (self.label, part, _name(obj), _short(e))) from None
+            if link is None:
+                raise FileFormatError('%s: %s has no member %r (looking for %r)'
+                                      % (self.label, _name(obj), part, path))
+            if not isinstance(link, h5py.HardLink):
+                raise UnsafeInputError(
+                    '%s: refused %s %r in %s: kzoo follows only hard links, so a model '
+                    'file cannot make it open other files' % (
+                        self.label, type(link).__name__, part, _name(obj)))
+            try:
+                obj = obj[part]
+            except Exception as e:
+                raise FileFormatError('%s: cannot open %r in %s: %s'
+                                      % (self.label, part, _name(obj), _short(e))) from None
+        if kind == 'group' and not isinstance(obj, h5py.Group):
+            raise FileFormatError('%s: %s should be a group' % (self.label, _name(obj)))
+        if kind == 'dataset' and not isinstance(obj, h5py.Dataset):
+            raise FileFormatError('%s: %s should be a dataset' % (self.label, _name(obj)))
+        return obj
+
+    def is_group(self, obj):
+        import h5py
+        return isinstance(obj, h5py.Group)
+
+    # ---- data -----------------------------------------------------------------------
+
+    def _charge(self, nbytes, what):
+        if nbytes > self.budget:
+            raise UnsafeInputError(
+                '%s: refused %s: it declares %d bytes, more than the file (%d bytes) can '
+                'hold; a compressed or fill-only "bomb" dataset' % (self.label, what, nbytes,
+                                                                   self.size))
+        self.budget -= nbytes
+
+    def read(self, group, path=None):
+        """A dataset as a numpy array, after link, storage and size checks."""
+        ds = self.get(group, path, kind='dataset') if path is not None else group
+        what = 'dataset %s' % _name(ds)
+        try:
+            if ds.is_virtual:
+                raise UnsafeInputError('%s: refused virtual %s (it maps other files)'
+                                       % (self.label, what))
+            if ds.external:
+                raise UnsafeInputError('%s: refused %s with external storage (%s)'
+                                       % (self.label, what, ds.external[0][0]))
+            shape, dtype = ds.shape, ds.dtype
+        except UnsafeInputError:
+            raise
+        except Exception as e:
+            raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
+                                  ) from None
+        if shape is None:
+            return np.zeros((0,), 'float32')
+        if dtype.kind not in 'fiub':
+            raise FileFormatError('%s: %s has type %s; weights must be numbers'
+                                  % (self.label, what, dtype))
+        self._charge(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, what)
+        try:
+            return np.asarray(ds[()])
+        except Exception as e:
+            raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
+                                  ) from None
+
+    def attr(self, obj, name, default=None):
+        """Attribute ``name`` of ``obj``, decoded (``default`` when absent)."""
+        try:
+            if name not in obj.attrs:
+                return default
+            aid = obj.attrs.get_id(name)
+            nbytes = int(np.prod(aid.shape or (1,), dtype=np.float64)) * max(
+                aid.dtype.itemsize, 1)
+            self._charge(max(nbytes, aid.get_storage_size()), 'attribute %r of %s'
+                         % (name, _name(obj)))
+            value = obj.attrs[name]
+        except UnsafeInputError:
+            raise
+        except Exception as e:
+            raise FileFormatError('%s: cannot read attribute %r of %s: %s'
+                                  % (self.label, name, _name(obj), _short(e))) from None
+        return decode_value(value)
+
+    def split_attr(self, obj, name):
+        """A list attribute that Keras may have split into ``name0``, ``name1``, ...
+
+        Keras splits attributes over 64,512 bytes (HDF5's object-header limit).
+        """
+        value = self.attr(obj, name)
+        if value is not None:
+            return _as_list(value)
+        chunks, i = [], 0
+        while True:
+            part = self.attr(obj, '%s%d' % (name, i))
+            if part is None:
+                break
+            chunks.extend(_as_list(part))
+            i += 1
+        return chunks if i else None
+
+    def attr_names(self, obj):
+        try:
+            return [decode_text(k) for k in obj.attrs.keys()]
+        except Exception as e:
+            raise FileFormatError('%s: cannot list attributes of %s: %s'
+                                  % (self.label, _name(obj), _short(e))) from None
+
+
+def _as_list(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _name(obj):
+    try:
+        return repr(obj.name)
+    except Exception:
+        return '<object>'
+
+
+def _short(error):
+    text = str(error) or type(error).__name__
+    return text if len(text) < 300 else text[:300] + '...'
