@@ -8,8 +8,13 @@ never hang.
   final name (``os.replace``) only after the hash matched; a mismatch raises
   :class:`kzoo.errors.HashMismatchError` and leaves nothing behind.
 - **Never repeat.** A broken transfer resumes with an HTTP ``Range`` request, in
-  the same call or in a later process (the ``.part`` file is kept); a server that
-  ignores ``Range`` gets a full download. Concurrent processes asking for the same
+  the same call or in a later process: the ``<name>.<digest>.part`` file is kept
+  (digest of the expected hash, or of the origin when there is none), with its
+  ``ETag``/``Last-Modified`` sent back as ``If-Range`` and its length compared, so
+  a file that changed upstream is fetched whole rather than glued to an old
+  prefix. A server that ignores ``Range`` (200) gets a full download; one that
+  answers with the wrong ``Content-Range`` start is not asked for ranges again. A
+  resumed download whose hash is wrong is fetched once more from byte 0. Concurrent processes asking for the same
   file take a ``FileLock``: one downloads, the others wait and reuse it. A file
   already in Keras's own cache (``~/.keras``, ``$KERAS_HOME``) with the right hash
   is reused.
