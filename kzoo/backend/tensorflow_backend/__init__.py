@@ -1,0 +1,20 @@
+"""The tensorflow backend (optional): eager ``tf.Tensor`` ops with TensorFlow's kernels.
+
+Importing this package imports tensorflow; an ImportError here makes the backend
+unavailable (``K.available_backends()`` skips it). Nothing else in kzoo imports it.
+"""
+import importlib as _importlib
+import pkgutil as _pkgutil
+import tensorflow as _tf  # noqa: F401  (ImportError here makes the backend unavailable)
+from kzoo.backend import composite as _composite
+
+NAME = 'tensorflow'
+
+# Every op module of this package (core, conv, pooling, recurrent, ...) exports the ops
+# in its __all__; a new op family needs no edit here.
+for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: (m.name != 'core', m.name)):
+    _module = _importlib.import_module('%s.%s' % (__name__, _info.name))
+    for _name in getattr(_module, '__all__', ()):
+        globals()[_name] = getattr(_module, _name)
+
+_composite.install(globals())
