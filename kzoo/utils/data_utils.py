@@ -827,6 +827,9 @@ class _Transfer:
                         if not chunk:
                             break
                         f.write(chunk)
+                        # Hand every byte to the OS at once: if this process is
+                        # killed, what it received stays in the .part for resuming.
+                        f.flush()
                         if pending is not None:
                             pending.result()
                         # Only bytes that reached the file are hashed, in order.
