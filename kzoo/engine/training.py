@@ -16,7 +16,8 @@ def standardize_inputs(model, x):
             raise ShapeError('model %r: no data for input(s) %s; got keys %s'
                              % (model.name, missing, sorted(x)))
         arrays = [x[n] for n in names]
-    elif isinstance(x, (list, tuple)) and len(names) > 1:
+    elif isinstance(x, (list, tuple)) and (len(names) > 1 or (
+            len(x) == 1 and hasattr(x[0], 'shape'))):  # Keras takes [array] for one input
         arrays = list(x)
     else:
         arrays = [x]

@@ -11,10 +11,14 @@ def count_params(weights):
 def _is_sequential_like(model):
     if type(model).__name__ == 'Sequential':
         return True
+    relevant = []
     for nodes in model.nodes_by_depth.values():
         if len(nodes) > 1 or (len(nodes) == 1 and len(nodes[0].inbound_layers) > 1):
             return False
-    return True
+        relevant.extend(nodes)
+    # As Keras 2: a layer called twice (a shared layer) is not sequential-like either.
+    return all(sum(1 for n in layer._inbound_nodes if n in relevant) <= 1
+               for layer in model.layers)
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None):
