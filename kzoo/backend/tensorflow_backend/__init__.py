@@ -4,7 +4,16 @@ Importing this package imports tensorflow; an ImportError here makes the backend
 unavailable (``K.available_backends()`` skips it). Nothing else in kzoo imports it.
 """
 import importlib as _importlib
+import os as _os
 import pkgutil as _pkgutil
+import sys as _sys
+
+if 'tensorflow' not in _sys.modules:
+    # kzoo promises results equal to Keras's at float32 rounding; oneDNN's reordered
+    # sums drift by a few ulp (and announce themselves on stderr). The user's own
+    # setting, or a TensorFlow imported before kzoo's backend, is left alone.
+    _os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+
 import tensorflow as _tf  # noqa: F401  (ImportError here makes the backend unavailable)
 from kzoo.backend import composite as _composite
 
