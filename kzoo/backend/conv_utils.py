@@ -11,23 +11,30 @@ before and the rest after; ``causal`` pads ``k_eff - 1`` before (1D); Keras 1's
 >>> conv_output_length(5, 3, 'full', 1)
 7
 """
+import numbers
+
 from kzoo.errors import ConfigError
 
 PADDINGS = ('valid', 'same', 'causal', 'full')
 
 
+def _is_int(v):
+    # numpy integers count; floats such as 2.0 (from some JSON writers) too.
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, numbers.Integral) or isinstance(v, float) and v.is_integer()
+
+
 def normalize_tuple(value, n, name, where='layer'):
     """``3`` -> ``(3, 3)``; a list or tuple of ``n`` ints -> that tuple of ints."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value,) * n
+    if _is_int(value):
+        return (int(value),) * n
     try:
         values = tuple(value)
     except TypeError:
         raise ConfigError('%s: %s must be an int or a tuple of %d ints, got %r'
                           % (where, name, n, value)) from None
-    if len(values) != n or not all(isinstance(v, int) and not isinstance(v, bool)
-                                   or (hasattr(v, 'is_integer') and float(v).is_integer())
-                                   for v in values):
+    if len(values) != n or not all(_is_int(v) for v in values):
         raise ConfigError('%s: %s must be an int or a tuple of %d ints, got %r'
                           % (where, name, n, value))
     return tuple(int(v) for v in values)
