@@ -265,6 +265,31 @@ class Container(Layer):
         return print_summary(self, line_length=line_length, positions=positions,
                              print_fn=print_fn)
 
+    # ---- files (the work is done in kzoo.converters) -----------------------------------
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """``.keras`` -> Keras 3 archive; other names -> legacy HDF5 (Keras 2 layout)."""
+        from kzoo.converters import formats
+        formats.save_model(self, filepath, overwrite, include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        """``*.weights.h5`` -> Keras 3 layout; other names -> legacy weights layout."""
+        from kzoo.converters import formats
+        formats.save_weights(self, filepath, overwrite)
+
+    def load_weights(self, filepath, by_name=False, skip_mismatch=False):
+        """Weights from a legacy or Keras 3 weights file (or a whole-model file)."""
+        from kzoo.converters import formats
+        return formats.load_weights(self, filepath, by_name, skip_mismatch)
+
+    def to_json(self, **kwargs):
+        from kzoo.converters.text_config import to_json
+        return to_json(self, **kwargs)
+
+    def to_yaml(self, **kwargs):
+        from kzoo.converters.text_config import to_yaml
+        return to_yaml(self, **kwargs)
+
     # ---- computation -------------------------------------------------------------------
 
     def build(self, input_shape):
@@ -358,13 +383,14 @@ def deserialize_layer(config, custom_objects=None):
     if not isinstance(config, dict) or 'class_name' not in config:
         raise ConfigError('a layer config must be a dict with class_name and config, got %.200r'
                           % (config,))
-    cls = LAYERS.get(config['class_name'], custom_objects,
-                     where='layer %r' % (config.get('config') or {}).get('name'))
     layer_config = config.get('config') or {}
+    name = layer_config.get('name') if isinstance(layer_config, dict) else None
+    cls = LAYERS.get(config['class_name'], custom_objects, where='layer %r' % (name,))
+    if isinstance(cls, type) and issubclass(cls, Container):
+        # Keras 1 and 2.0/2.1 wrote a Sequential's config as a bare list of layers.
+        return cls.from_config(layer_config, custom_objects=custom_objects)
     if not isinstance(layer_config, dict):
         raise ConfigError('config of layer class %r must be a dict' % config['class_name'])
-    if isinstance(cls, type) and issubclass(cls, Container):
-        return cls.from_config(layer_config, custom_objects=custom_objects)
     try:
         # Layers that name functions (Lambda, Merge) find custom objects through the scope.
         with CustomObjectScope(custom_objects or {}):

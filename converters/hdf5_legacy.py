@@ -1,0 +1,314 @@
+"""Legacy HDF5 files: whole models (``model.save('m.h5')``) and weights (``save_weights``).
+
+Reads what Keras 1.x (Theano or TensorFlow), Keras 2.x, tf.keras and Keras 3 wrote in
+this layout; writes the Keras 2 layout that tf-keras and Keras 3 read:
+
+- root attributes ``keras_version``, ``backend``, ``model_config`` (JSON) and, for a
+  compiled model, ``training_config``;
+- ``model_weights`` (the root itself in a weights-only file) with attribute
+  ``layer_names``; one group per layer with attribute ``weight_names``; datasets at those
+  names. Attributes over 64,512 bytes are split into ``layer_names0``, ``layer_names1``...
+
+Weights are matched to layers by position (or by name with ``by_name=True``) and within
+a layer by position, never by dataset name (keras-formats.md).
+
+>>> import numpy as np, os, tempfile
+>>> from kzoo.layers import Dense
+>>> from kzoo.models import Sequential
+>>> model = Sequential([Dense(2, input_dim=3, name='d')])
+>>> path = os.path.join(tempfile.mkdtemp(), 'm.h5')
+>>> save_model(model, path)
+>>> restored = load_model(path)
+>>> np.array_equal(restored.get_weights()[0], model.get_weights()[0])
+True
+"""
+import os
+import warnings
+
+import numpy as np
+
+from kzoo import backend as K
+from kzoo.converters import h5safe
+from kzoo.converters.build import build_model, restore_training_config
+from kzoo.converters.era import Report, legacy_era
+from kzoo.converters.json_yaml import parse_json, to_json_text
+from kzoo.converters.weight_upgrade import convert_weights, keras_weights
+from kzoo.errors import ConversionError, FileFormatError, KzooError, ShapeError
+
+HDF5_OBJECT_HEADER_LIMIT = 64512
+WRITE_KERAS_VERSION = '2.2.4'  # the layout written: Keras 2's, read by tf-keras and Keras 3
+
+
+# ---- detection --------------------------------------------------------------------------
+
+def probe(path):
+    """``'model'``, ``'weights'`` or ``None`` for a legacy HDF5 file (cheap, no data read)."""
+    if not h5safe.is_hdf5(path):
+        return None
+    try:
+        with h5safe.H5File(path) as h5:
+            names = h5.attr_names(h5.root)
+            if 'model_config' in names:
+                return 'model'
+            if 'layer_names' in names or 'layer_names0' in names:
+                return 'weights'
+    except KzooError:
+        return None
+    return None
+
+
+# ---- reading ----------------------------------------------------------------------------
+
+def _weights_group(h5):
+    """The group holding ``layer_names``: ``model_weights`` in a whole-model file."""
+    names = h5.attr_names(h5.root)
+    if 'layer_names' in names or 'layer_names0' in names:
+        return h5.root
+    if h5.has(h5.root, 'model_weights'):
+        return h5.get(h5.root, 'model_weights', kind='group')
+    raise FileFormatError('%s holds no Keras weights (no layer_names attribute and no '
+                          'model_weights group)' % h5.label)
+
+
+def read_layer_entries(h5, group):
+    """``[(layer_name, [weight_name, ...])]`` from ``layer_names`` / ``weight_names``."""
+    layer_names = h5.split_attr(group, 'layer_names')
+    if layer_names is None:
+        raise FileFormatError('%s: group %s has no layer_names attribute'
+                              % (h5.label, group.name))
+    entries = []
+    for name in layer_names:
+        if not isinstance(name, str):
+            raise FileFormatError('%s: layer name %r is not text' % (h5.label, name))
+        layer_group = h5.get(group, name, kind='group')
+        weight_names = h5.split_attr(layer_group, 'weight_names') or []
+        entries.append((name, [str(w) for w in weight_names], layer_group))
+    return entries
+
+
+def _era(h5, group, entries):
+    version = h5.attr(h5.root, 'keras_version') or h5.attr(group, 'keras_version')
+    backend = h5.attr(h5.root, 'backend') or h5.attr(group, 'backend')
+    names = [w for _, weight_names, _ in entries for w in weight_names]
+    return legacy_era(_text(version), _text(backend), names)
+
+
+def _text(value):
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if value is None else str(value)
+
+
+def load_model(path, custom_objects=None, compile=True, safe_mode=True):
+    """A kzoo model from a legacy HDF5 whole-model file of any Keras era."""
+    label = os.fspath(path)
+    with h5safe.H5File(path, label) as h5:
+        raw = h5.attr(h5.root, 'model_config')
+        if raw is None:
+            if 'layer_names' in h5.attr_names(h5.root):
+                raise FileFormatError('%s holds only weights (save_weights); build the model '
+                                      'and call model.load_weights() instead' % label)
+            raise FileFormatError('%s is an HDF5 file but not a Keras model (no model_config '
+                                  'attribute)' % label)
+        config = parse_json(_text(raw), '%s model_config' % label)
+        group = _weights_group(h5)
+        entries = read_layer_entries(h5, group)
+        era = _era(h5, group, entries)
+        report = Report(label, 'legacy HDF5 model', era)
+        model = build_model(config, era.major, report, custom_objects, safe_mode, label)
+        assign_entries(model, h5, entries, era, report)
+        training = h5.attr(h5.root, 'training_config')
+        if training is not None:
+            restore_training_config(model, parse_json(_text(training), '%s training_config'
+                                                      % label), compile, report, label)
+        if h5.has(h5.root, 'optimizer_weights'):
+            report.note('optimizer state present in the file; not restored')
+    model._kzoo_report = report
+    return model
+
+
+def load_weights(model, path, by_name=False, skip_mismatch=False):
+    """Legacy weights (weights-only or whole-model file) into ``model``; returns a Report."""
+    label = os.fspath(path)
+    with h5safe.H5File(path, label) as h5:
+        group = _weights_group(h5)
+        entries = read_layer_entries(h5, group)
+        era = _era(h5, group, entries)
+        report = Report(label, 'legacy HDF5 weights', era)
+        assign_entries(model, h5, entries, era, report, by_name, skip_mismatch)
+    return report
+
+
+def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch=False):
+    """Match file layer entries to model layers, convert their arrays and set them."""
+    with_weights = [e for e in entries if e[1]]
+    layers = [l for l in model.layers if l.weights]
+    pairs = []
+    if by_name:
+        index = {e[0]: e for e in with_weights}
+        for layer in layers:
+            if layer.name in index:
+                pairs.append((layer, index[layer.name]))
+    else:
+        if len(with_weights) != len(layers):
+            raise ShapeError(
+                '%s holds weights for %d layers (%s), but model %r has %d layers with weights '
+                '(%s); load by name with by_name=True if only some layers match' % (
+                    h5.label, len(with_weights), ', '.join(e[0] for e in with_weights),
+                    model.name, len(layers), ', '.join(l.name for l in layers)))
+        pairs = list(zip(layers, with_weights))
+    values = []
+    for layer, (name, weight_names, group) in pairs:
+        arrays = [h5.read(group, w) for w in weight_names]
+        try:
+            arrays = convert_weights(layer, arrays, era, report)
+            values.extend(_match(layer, arrays, name, h5.label))
+        except ShapeError as e:
+            if not skip_mismatch:
+                raise
+            warnings.warn('skipping layer %r: %s' % (layer.name, e))
+            report.note('layer %r skipped: %s' % (layer.name, e))
+    K.batch_set_value(values)
+    if era.theano_kernels:
+        report.note('Theano kernels: convolution kernels flipped to cross-correlations')
+
+
+def _match(layer, arrays, file_layer, label):
+    """``(variable, value)`` pairs after count and shape checks that name both sides."""
+    from kzoo.engine.network import Container
+    if isinstance(layer, Container):
+        variables = [w for sub in layer.layers for w in sub.weights]
+    else:
+        variables = layer.weights
+    if len(variables) != len(arrays):
+        raise ShapeError('%s: layer %r (%s) expects %d weight arrays, but the file\'s layer %r '
+                         'has %d' % (label, layer.name, type(layer).__name__, len(variables),
+                                     file_layer, len(arrays)))
+    pairs = []
+    for i, (variable, value) in enumerate(zip(variables, arrays)):
+        expected = tuple(K.int_shape(variable))
+        if tuple(value.shape) != expected:
+            raise ShapeError('%s: layer %r (%s) weight %d has shape %s in kzoo, but the file\'s '
+                             'layer %r stores shape %s' % (label, layer.name, type(layer).__name__,
+                                                           i, expected, file_layer, value.shape))
+        pairs.append((variable, np.asarray(value, dtype=K.dtype(variable))))
+    return pairs
+
+
+# ---- writing ----------------------------------------------------------------------------
+
+def save_attributes(group, name, data):
+    """Keras's ``save_attributes_to_hdf5_group``: split lists over the header limit."""
+    data = [d.encode('utf8') if isinstance(d, str) else d for d in data]
+    too_long = [x for x in data if len(x) > HDF5_OBJECT_HEADER_LIMIT]
+    if too_long:
+        raise ConversionError('cannot save attribute %r: the name %r is longer than %d bytes'
+                              % (name, too_long[0][:64], HDF5_OBJECT_HEADER_LIMIT))
+    array = np.asarray(data, dtype='S') if data else np.zeros((0,), 'S1')
+    chunks, n = [array], 1
+    while any(c.nbytes > HDF5_OBJECT_HEADER_LIMIT for c in chunks):
+        n += 1
+        chunks = np.array_split(array, n)
+    if n > 1:
+        for i, chunk in enumerate(chunks):
+            group.attrs['%s%d' % (name, i)] = chunk
+    else:
+        group.attrs[name] = array
+
+
+def weight_entries(layer):
+    """``[(name, variable)]`` for ``layer`` in Keras order, with unique Keras-style names."""
+    from kzoo.engine.network import Container
+    if isinstance(layer, Container):
+        entries, rest = [], []
+        for sub in layer.layers:
+            sub_entries = weight_entries(sub)
+            n_train = len(sub.trainable_weights)
+            entries.extend(sub_entries[:n_train])
+            rest.extend(sub_entries[n_train:])
+        return _unique(entries + rest)
+    names = layer.weight_names() if hasattr(layer, 'weight_names') else [
+        '%s/weight_%d:0' % (layer.name, i) for i in range(len(layer.weights))]
+    return _unique(list(zip(names, layer.weights)))
+
+
+def _unique(entries):
+    seen, out = {}, []
+    for name, variable in entries:
+        if name in seen:
+            seen[name] += 1
+            base, colon, suffix = name.rpartition(':')
+            name = '%s_%d:%s' % (base, seen[name], suffix) if colon else '%s_%d' % (
+                name, seen[name])
+        seen.setdefault(name, 0)
+        out.append((name, variable))
+    return out
+
+
+def write_weights_group(group, model):
+    """Write every layer's weights into ``group`` in the Keras 2 layout."""
+    layers = model.layers
+    save_attributes(group, 'layer_names', [l.name for l in layers])
+    group.attrs['backend'] = np.bytes_(b'tensorflow')
+    group.attrs['keras_version'] = np.bytes_(WRITE_KERAS_VERSION.encode())
+    for layer in layers:
+        layer_group = group.create_group(_group_name(layer.name))
+        entries = weight_entries(layer)
+        save_attributes(layer_group, 'weight_names', [n for n, _ in entries])
+        for (name, _), value in zip(entries, K.batch_get_value([v for _, v in entries])):
+            layer_group.create_dataset(name, data=np.asarray(value))
+
+
+def _group_name(name):
+    if not name or '\x00' in name or name in ('.', '..'):
+        raise ConversionError('layer name %r cannot be stored in an HDF5 file' % (name,))
+    return name
+
+
+def save_model(model, path, include_optimizer=True):
+    """``model`` as a Keras 2 layout whole-model HDF5 file, written atomically."""
+    import h5py
+    from kzoo import __version__
+    from kzoo.converters.keras_config import keras2_model_config
+    from kzoo.converters.atomic import atomic_path
+    config = keras2_model_config(model)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, 'w') as f:
+            f.attrs['keras_version'] = np.bytes_(WRITE_KERAS_VERSION.encode())
+            f.attrs['backend'] = np.bytes_(b'tensorflow')
+            f.attrs['kzoo_version'] = np.bytes_(__version__.encode())
+            f.attrs['model_config'] = np.bytes_(to_json_text(config).encode('utf8'))
+            training = getattr(model, '_training_config', None)
+            if include_optimizer and training:
+                f.attrs['training_config'] = np.bytes_(to_json_text(training).encode('utf8'))
+            write_weights_group(f.create_group('model_weights'), model)
+
+
+def save_weights(model, path):
+    """The legacy weights-only layout (as the published application weight files)."""
+    import h5py
+    from kzoo import __version__
+    from kzoo.converters.atomic import atomic_path
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, 'w') as f:
+            write_weights_group(f, model)
+            f.attrs['kzoo_version'] = np.bytes_(__version__.encode())
+
+
+# ---- inspection -----------------------------------------------------------------------------
+
+def describe(path):
+    """Facts for ``kzoo info``: kind, era, and the layer/weight table, without building."""
+    label = os.fspath(path)
+    with h5safe.H5File(path, label) as h5:
+        group = _weights_group(h5)
+        entries = read_layer_entries(h5, group)
+        era = _era(h5, group, entries)
+        has_config = 'model_config' in h5.attr_names(h5.root)
+        params = 0
+        for _, weight_names, layer_group in entries:
+            for w in weight_names:
+                ds = h5.get(layer_group, w, kind='dataset')
+                params += int(np.prod(ds.shape or ()))
+    return {'kind': 'model' if has_config else 'weights', 'era': era,
+            'layers': [(n, len(w)) for n, w, _ in entries], 'params': params}
