@@ -12,8 +12,10 @@ the layer so ``from_config`` rebuilds it. Layer classes register themselves in
 [[3.0, 3.0]]
 """
 import collections
+import contextlib
 import inspect
 import re
+import threading
 
 import numpy as np
 
@@ -28,6 +30,31 @@ register_layer = LAYERS.register
 _UIDS = collections.defaultdict(int)
 
 WeightSpec = collections.namedtuple('WeightSpec', 'variable name regularizer constraint')
+
+
+class _LossScope(threading.local):
+    active = False
+
+
+_LOSS_SCOPE = _LossScope()
+
+
+@contextlib.contextmanager
+def collecting_losses():
+    """While active (a training or test step), layers with an ``activity_regularizer``
+    append its penalty to ``layer.losses``; the step resets and reads them."""
+    previous, _LOSS_SCOPE.active = _LOSS_SCOPE.active, True
+    try:
+        yield
+    finally:
+        _LOSS_SCOPE.active = previous
+
+
+def _activity_loss(regularizer, output):
+    loss = regularizer(output)
+    if K.ndim(output):
+        loss = loss / float(max(K.int_shape(output)[0] or 1, 1))
+    return loss
 
 
 def unique_name(prefix):
@@ -220,7 +247,13 @@ class Layer(object):
             kwargs['mask'] = masks
         if self._call_accepts('training') and 'training' not in kwargs:
             kwargs['training'] = training
+        previous_losses = getattr(self, 'losses', [])
         outputs = self.call(inputs, **kwargs)
+        if getattr(self, 'activity_regularizer', None) is not None and _LOSS_SCOPE.active:
+            # Keras 3: a training/evaluation step adds each output's activity penalty,
+            # divided by the batch size, to the layer's losses.
+            self.losses = list(previous_losses) + [
+                _activity_loss(self.activity_regularizer, o) for o in to_list(outputs)]
         out_masks = self.compute_mask(inputs, masks)
         return outputs, out_masks
 

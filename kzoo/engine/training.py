@@ -1,9 +1,11 @@
-"""``Model``: a container that predicts (training arrives with the optimizers)."""
+"""``Model``: a container that predicts and trains (``compile``, ``fit``, ... come from
+:class:`kzoo.engine.trainers.model_api.TrainingMixin`)."""
 import numpy as np
 
 from kzoo import backend as K
 from kzoo.engine.base_layer import register_layer, to_list
 from kzoo.engine.network import Container
+from kzoo.engine.trainers.model_api import TrainingMixin
 from kzoo.errors import ShapeError
 
 
@@ -43,7 +45,7 @@ def standardize_inputs(model, x):
 
 
 @register_layer('Functional')
-class Model(Container):
+class Model(TrainingMixin, Container):
     """A functional model: ``Model(inputs=x, outputs=y)`` (or ``input=``/``output=``).
 
     >>> import numpy as np
@@ -69,6 +71,8 @@ class Model(Container):
 
     def predict(self, x, batch_size=32, verbose=0, steps=None):
         """Outputs for ``x`` (array, list or dict of arrays), computed in batches."""
+        if self._lazy_inputs(x):  # HDF5Matrix, generators, Sequences: batch by batch
+            return self._predict_lazy(x, batch_size, verbose, steps)
         if not getattr(self, 'inputs', None):
             self._ensure_graph([np.asarray(a) for a in to_list(x)])
         arrays = standardize_inputs(self, x)

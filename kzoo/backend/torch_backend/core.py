@@ -91,6 +91,8 @@ def get_value(x):
 
 
 def set_value(x, value):
+    if not isinstance(x, torch.Tensor) and hasattr(x, 'set_value'):
+        return x.set_value(value)  # host-side scalars (an optimizer's lr) set themselves
     value = torch.as_tensor(np.asarray(value), dtype=x.dtype)
     if tuple(value.shape) != tuple(x.shape):
         raise ValueError('cannot set a variable of shape %s to a value of shape %s'

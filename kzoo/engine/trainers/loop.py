@@ -1,0 +1,311 @@
+"""The steps and loops behind ``fit``, ``evaluate``, ``predict`` and their generator forms.
+
+A step runs the model on one batch with ``training=True`` (dropout and noise act,
+BatchNormalization updates its moving statistics), adds the regularization losses
+(weight regularizers of trainable weights, activity regularizers), asks the backend's
+trainer for gradients, lets the optimizer update the weights and applies the weights'
+constraints. Everything here is backend-neutral; see :mod:`kzoo.engine.trainers`.
+"""
+import math
+
+import numpy as np
+
+from kzoo import backend as K
+from kzoo import callbacks as cbks
+from kzoo.engine.base_layer import collecting_losses
+from kzoo.engine.trainers import get_trainer
+from kzoo.engine.trainers import data as data_utils
+from kzoo.errors import ConfigError, ShapeError
+
+__all__ = ['run_step', 'fit_loop', 'evaluate_loop', 'predict_loop', 'array_batches',
+           'generator_batches']
+
+
+# ---- one step ------------------------------------------------------------------------
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, '_plan') or hasattr(layer, '_stack'):
+            for inner in _all_layers(layer):
+                yield inner
+
+
+def _reset_losses(layers):
+    for layer in layers:
+        if getattr(layer, 'losses', None):
+            layer.losses = []
+
+
+def _regularization(model, layers, trainable_ids):
+    """Weight penalties of trainable weights plus the layers' recorded losses."""
+    terms = []
+    for spec in model._ordered_specs():
+        if spec.regularizer is not None and id(spec.variable) in trainable_ids:
+            terms.append(spec.regularizer(spec.variable))
+    for layer in layers:
+        terms.extend(getattr(layer, 'losses', None) or [])
+    total = None
+    for t in terms:
+        total = t if total is None else total + t
+    return total
+
+
+def _apply_constraints(model, trainable_ids, assign):
+    for spec in model._ordered_specs():
+        if spec.constraint is not None and id(spec.variable) in trainable_ids:
+            assign(spec.variable, spec.constraint(spec.variable))
+
+
+def _tensor(array, dtype=None):
+    if array is None:
+        return None
+    array = np.asarray(array)
+    if dtype is not None and array.dtype != np.dtype(dtype):
+        array = array.astype(dtype)
+    return K.convert_to_tensor(array)
+
+
+def run_step(model, xs, ys, sample_weights, training):
+    """One batch: ``(loss values, metric (sum, count) pairs)`` as Python floats.
+
+    ``loss values`` are ``[total] + [per-output loss for each output with a loss]``
+    when the model has several outputs, else ``[total]``.
+    """
+    state = model._training_state
+    trainer = get_trainer()
+    floatx = K.floatx()
+    x_t = [_tensor(a, t.dtype if np.asarray(a).dtype.kind in 'fiub' and
+                   np.dtype(t.dtype or floatx).kind == 'f' else None)
+           for a, t in zip(xs, model.inputs)]
+    y_t = [None if y is None else _tensor(y, floatx) for y in ys]
+    sw_t = [None if w is None else _tensor(w, floatx) for w in sample_weights]
+    loss = state.loss
+    for i in loss.active:
+        if y_t[i] is None:
+            raise ShapeError('model %r: output %r has a loss but no target data was given'
+                             % (model.name, model.output_names[i]))
+    if state.metrics.fns is None:
+        state.metrics.build([None if y is None else tuple(K.int_shape(y)) for y in y_t],
+                            [tuple(o.shape) for o in model.outputs])
+    layers = state.layers()
+    trainable = model.trainable_weights if training else []
+    trainable_ids = {id(v) for v in (trainable or model.trainable_weights)}
+
+    def forward():
+        _reset_losses(layers)
+        with collecting_losses():
+            outputs, masks = model._run_graph(x_t, None, training)
+        total, per_output = loss(y_t, outputs, sw_t, masks)
+        reg = _regularization(model, layers, trainable_ids)
+        if reg is not None:
+            total = total + reg
+        return total, (outputs, per_output)
+
+    if training:
+        total, (outputs, per_output), grads = trainer.value_and_grad(forward, trainable)
+        model.optimizer.apply(grads, trainable)
+        with trainer.no_grad():
+            _apply_constraints(model, trainable_ids, trainer.assign)
+    else:
+        with trainer.no_grad():
+            total, (outputs, per_output) = forward()
+    with trainer.no_grad():
+        metric_parts = state.metrics(y_t, outputs, sw_t)
+    values = [total] + ([per_output[i] for i in loss.active] if len(model.outputs) > 1 else [])
+    losses_out = [float(K.to_numpy(v)) for v in values]
+    metrics_out = [(float(K.to_numpy(s)), float(K.to_numpy(c)) if not isinstance(c, float)
+                    else c) for s, c in metric_parts]
+    return losses_out, metrics_out
+
+
+def step_logs(model, losses, metrics):
+    """A dict of one batch's values, named as ``model.metrics_names``."""
+    values = list(losses) + [s / c if c else 0. for s, c in metrics]
+    return dict(zip(model.metrics_names, values))
+
+
+# ---- batches -------------------------------------------------------------------------
+
+class Batches(object):
+    """One epoch's batches: an iterable of ``(xs, ys, sample_weights, size)``."""
+
+    def __init__(self, iterate, steps=None, samples=None):
+        self.iterate, self.steps, self.samples = iterate, steps, samples
+
+    def __iter__(self):
+        return iter(self.iterate())
+
+
+def _batch_weights(model, ys, sws, class_weights):
+    out = []
+    for i, name in enumerate(model.output_names):
+        w = sws[i] if sws else None
+        cw = class_weights[i] if class_weights else None
+        if cw is not None and ys[i] is not None:
+            w_cw = data_utils.class_weights_for(ys[i], cw)
+            w = w_cw if w is None else np.asarray(w) * w_cw.reshape(
+                (-1,) + (1,) * (np.ndim(w) - 1))
+        out.append(w)
+    return out
+
+
+def array_batches(model, xs, ys, sws, class_weights, batch_size, shuffle):
+    """Batches over arrays (numpy or lazy), reshuffled each time they are iterated."""
+    n = data_utils.num_samples(xs)
+    steps = int(math.ceil(n / float(batch_size))) if n else 0
+
+    def iterate():
+        for index in data_utils.batch_indices(n, batch_size, shuffle):
+            bx = [data_utils.take(a, index) for a in xs]
+            by = [data_utils.take(a, index) for a in ys]
+            bw = [data_utils.take(a, index) for a in sws] if sws else None
+            yield bx, by, _batch_weights(model, by, bw, class_weights), len(index)
+
+    return Batches(iterate, steps=steps, samples=n)
+
+
+def unpack_generator_output(output, what):
+    """``(x, y, sample_weight)`` from what a generator yielded."""
+    if isinstance(output, tuple):
+        if len(output) == 2:
+            return output[0], output[1], None
+        if len(output) == 3:
+            return output
+        raise ShapeError('%s: a generator must yield (x, y) or (x, y, sample_weight) '
+                         'tuples, got a tuple of %d' % (what, len(output)))
+    raise ShapeError('%s: a generator must yield (x, y) or (x, y, sample_weight) tuples, '
+                     'got %s' % (what, type(output).__name__))
+
+
+def is_sequence(data):
+    return hasattr(data, '__getitem__') and hasattr(data, '__len__') \
+        and not data_utils.is_array_like(data) and not isinstance(data, (list, tuple, dict))
+
+
+def generator_batches(model, generator, steps, class_weights, what, samples=None,
+                      shuffle=False, yields_targets=True):
+    """Batches from a generator or a ``Sequence`` (``steps`` per epoch, or ``samples``:
+    Keras 1's ``samples_per_epoch``, counted in samples)."""
+    sequence = is_sequence(generator)
+    if steps is None and samples is None:
+        if not sequence:
+            raise ConfigError('%s: steps (steps_per_epoch) must be given for a generator; '
+                              'only Sequence objects know their length' % what)
+        steps = len(generator)
+    iterator = None if sequence else iter(generator)
+
+    def iterate():
+        order = list(range(len(generator))) if sequence else None
+        if sequence and shuffle:
+            np.random.shuffle(order)
+        step, seen = 0, 0
+        while (steps is not None and step < steps) or (steps is None and seen < samples):
+            if sequence:
+                output = generator[order[step % len(order)]]
+            else:
+                try:
+                    output = next(iterator)
+                except StopIteration:
+                    raise ConfigError('%s: the generator stopped after %d batches; it must '
+                                      'yield steps x epochs batches' % (what, step)) from None
+            if yields_targets:
+                x, y, sw = unpack_generator_output(output, what)
+            else:
+                x = output[0] if isinstance(output, tuple) and len(output) in (2, 3) else output
+                y = sw = None
+            xs, ys, sws = model._standardize_data(x, y, sw, check_targets=yields_targets)
+            size = data_utils.num_samples(xs)
+            yield xs, ys, _batch_weights(model, ys, sws, class_weights), size
+            step += 1
+            seen += size
+        if sequence and hasattr(generator, 'on_epoch_end'):
+            generator.on_epoch_end()
+
+    return Batches(iterate, steps=steps)
+
+
+# ---- loops ---------------------------------------------------------------------------
+
+def evaluate_loop(model, batches, verbose=0):
+    """Averages over all batches: losses weighted by batch size, metrics by weight."""
+    loss_totals, metric_totals, seen = None, None, 0
+    progbar = cbks.Progbar(batches.samples or batches.steps, verbose=verbose) \
+        if verbose else None
+    for xs, ys, sws, size in batches:
+        losses, metrics = run_step(model, xs, ys, sws, training=False)
+        if loss_totals is None:
+            loss_totals = [0.] * len(losses)
+            metric_totals = [[0., 0.] for _ in metrics]
+        for i, v in enumerate(losses):
+            loss_totals[i] += v * size
+        for i, (s, c) in enumerate(metrics):
+            metric_totals[i][0] += s
+            metric_totals[i][1] += c
+        seen += size
+        if progbar is not None:
+            progbar.update(seen if batches.samples else len(loss_totals) and seen)
+    if loss_totals is None:
+        raise ShapeError('model %r: evaluate() got no samples' % model.name)
+    return [v / seen for v in loss_totals] + [s / c if c else 0. for s, c in metric_totals]
+
+
+def predict_loop(model, xs_batches, verbose=0):
+    """Concatenated outputs over batches of inputs."""
+    chunks = []
+    for xs in xs_batches:
+        out = model.predict_on_batch(xs if len(xs) > 1 else xs[0])
+        chunks.append(out if isinstance(out, list) else [out])
+    if not chunks:
+        raise ShapeError('model %r: predict() got no samples' % model.name)
+    results = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+    return results[0] if len(results) == 1 else results
+
+
+def fit_loop(model, batches, epochs, initial_epoch=0, verbose=1, callbacks=None,
+             validation=None, validation_freq=1, count_mode='samples', batch_size=None,
+             validation_arrays=None):
+    """Train ``epochs - initial_epoch`` epochs over ``batches``; returns the History.
+
+    ``validation``: a function returning the validation values (``metrics_names``
+    order), or None.
+    """
+    model.history = cbks.History()
+    callback_list = [cbks.BaseLogger()]
+    if verbose:
+        callback_list.append(cbks.ProgbarLogger(count_mode=count_mode))
+    callback_list += list(callbacks or []) + [model.history]
+    callback_list = cbks.CallbackList(callback_list)
+    names = list(model.metrics_names)
+    out_labels = names + (['val_' + n for n in names] if validation else [])
+    callback_list.set_model(model)
+    callback_list.set_params({
+        'batch_size': batch_size, 'epochs': epochs, 'steps': batches.steps,
+        'samples': batches.samples if count_mode == 'samples' else None,
+        'verbose': verbose, 'do_validation': bool(validation), 'metrics': out_labels})
+    for cb in callback_list:
+        cb.validation_data = validation_arrays
+    model.stop_training = False
+    model._make_train_function()
+    callback_list.on_train_begin()
+    try:
+        for epoch in range(initial_epoch, epochs):
+            epoch_logs = {}
+            callback_list.on_epoch_begin(epoch, epoch_logs)
+            for batch_index, (xs, ys, sws, size) in enumerate(batches):
+                batch_logs = {'batch': batch_index, 'size': size}
+                callback_list.on_batch_begin(batch_index, batch_logs)
+                losses, metrics = run_step(model, xs, ys, sws, training=True)
+                batch_logs.update(step_logs(model, losses, metrics))
+                callback_list.on_batch_end(batch_index, batch_logs)
+                if model.stop_training:
+                    break
+            if validation and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                for name, value in zip(names, validation()):
+                    epoch_logs['val_' + name] = value
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            if model.stop_training:
+                break
+    finally:
+        callback_list.on_train_end()
+    return model.history
