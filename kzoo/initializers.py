@@ -17,9 +17,13 @@ from kzoo.utils.generic_utils import Registry, deserialize_object
 INITIALIZERS = Registry('initializer')
 
 
-def compute_fans(shape):
-    """Fan-in and fan-out of a weight shape, as Keras computes them (channels_last)."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """Fan-in and fan-out of a weight shape, as Keras computes them (channels_last);
+    Keras 3.15 may name the axes that hold the input and the output units."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return (int(np.prod([shape[a] for a in input_axes])),
+                int(np.prod([shape[a] for a in output_axes])))
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
@@ -121,7 +125,9 @@ class TruncatedNormal(Initializer):
 class VarianceScaling(Initializer):
     config_fields = ('scale', 'mode', 'distribution', 'seed')
 
-    def __init__(self, scale=1.0, mode='fan_in', distribution='truncated_normal', seed=None):
+    def __init__(self, scale=1.0, mode='fan_in', distribution='truncated_normal', seed=None,
+                 input_axes=None, output_axes=None):
+        self.input_axes, self.output_axes = input_axes, output_axes  # Keras 3.15 fields
         if distribution == 'normal':  # Keras 2.2 name for the truncated normal
             distribution = 'truncated_normal'
         if mode not in ('fan_in', 'fan_out', 'fan_avg'):
@@ -129,8 +135,14 @@ class VarianceScaling(Initializer):
                               % (mode,))
         self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
 
+    def get_config(self):
+        config = Initializer.get_config(self)
+        if self.input_axes is not None or self.output_axes is not None:
+            config.update(input_axes=self.input_axes, output_axes=self.output_axes)
+        return config
+
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         fan = {'fan_in': fan_in, 'fan_out': fan_out, 'fan_avg': (fan_in + fan_out) / 2.}
         scale = self.scale / max(1., fan[self.mode])
         rng = self._rng()
@@ -148,8 +160,9 @@ def _variance_scaling(name, scale, mode, distribution):
     class Preset(VarianceScaling):
         config_fields = ('seed',)
 
-        def __init__(self, seed=None):
-            VarianceScaling.__init__(self, scale, mode, distribution, seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes,
+                                     output_axes)
     Preset.__name__ = Preset.__qualname__ = name
     return Preset
 
