@@ -315,7 +315,7 @@ def _graph_op(entry, ctx):
     raise UnknownObjectError(
         '%s: layer %r is a %s: it %s%s, which kzoo cannot run. Rebuild that part of the '
         'model with Keras layers, or pass custom_objects={%r: ...}' % (
-            ctx.label, config.get('name'), name, _GRAPH_OP_LAYERS[name],
+            ctx.label, entry.get('name') or config.get('name'), name, _GRAPH_OP_LAYERS[name],
             ' (%s)' % op if isinstance(op, str) else '', name))
 
 

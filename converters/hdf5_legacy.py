@@ -169,8 +169,6 @@ def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch
             warnings.warn('skipping layer %r: %s' % (layer.name, e))
             report.note('layer %r skipped: %s' % (layer.name, e))
     K.batch_set_value(values)
-    if era.theano_kernels:
-        report.note('Theano kernels: convolution kernels flipped to cross-correlations')
 
 
 def _match(layer, arrays, file_layer, label):

@@ -52,14 +52,24 @@ def model_from_config(config, custom_objects=None, safe_mode=True, label='model 
                        require_model=False)
 
 
+def _from_text_config(config, custom_objects, safe_mode, label, kind):
+    from kzoo.converters.era import Era, Report
+    version = config.get('keras_version') if isinstance(config, dict) else None
+    backend = config.get('backend') if isinstance(config, dict) else None
+    report = Report(label, kind, Era(version, backend, 'tensorflow', kind))
+    model = build_model(config, _major(config), report, custom_objects, safe_mode, label)
+    model._kzoo_report = report
+    return model
+
+
 def model_from_json(text, custom_objects=None, safe_mode=True, label='JSON config'):
-    config = parse_json(text, label)
-    return build_model(config, _major(config), None, custom_objects, safe_mode, label)
+    return _from_text_config(parse_json(text, label), custom_objects, safe_mode, label,
+                             'JSON config')
 
 
 def model_from_yaml(text, custom_objects=None, safe_mode=True, label='YAML config'):
-    config = parse_yaml(text, label)
-    return build_model(config, _major(config), None, custom_objects, safe_mode, label)
+    return _from_text_config(parse_yaml(text, label), custom_objects, safe_mode, label,
+                             'YAML config')
 
 
 # ---- as files -----------------------------------------------------------------------------

@@ -75,3 +75,41 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
     print_fn('Trainable params: {:,}'.format(trainable))
     print_fn('Non-trainable params: {:,}'.format(total - trainable))
     print_fn('_' * line_length)
+
+
+# Layers whose first weight is a convolution kernel that Theano stored flipped.
+_CONV_KERNEL_CLASSES = ('Conv1D', 'Conv2D', 'Conv3D', 'Conv2DTranspose')
+
+
+def convert_all_kernels_in_model(model):
+    """Flip every convolution kernel of ``model`` (Theano <-> TensorFlow), in place.
+
+    Keras 2's function of the same name: Conv1D/2D/3D and Conv2DTranspose kernels (Keras 1
+    legacy classes included) have their spatial axes reversed with
+    :func:`kzoo.utils.np_utils.convert_kernel`. Applying it twice restores the model.
+    """
+    from kzoo.utils.np_utils import convert_kernel
+    pairs = []
+    for layer in _all_layers(model):
+        names = {cls.__name__ for cls in type(layer).__mro__}
+        if names.intersection(_CONV_KERNEL_CLASSES) and layer.weights:
+            kernel = layer.weights[0]
+            pairs.append((kernel, convert_kernel(K.get_value(kernel))))
+    K.batch_set_value(pairs)
+
+
+def _all_layers(model):
+    """Every layer of ``model``, descending into nested models and wrappers."""
+    out, stack, seen = [], [model], set()
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        out.append(layer)
+        stack.extend(getattr(layer, 'layers', None) or [])
+        for attr in ('layer', 'forward_layer', 'backward_layer'):
+            inner = getattr(layer, attr, None)
+            if inner is not None and hasattr(inner, 'weights'):
+                stack.append(inner)
+    return out
