@@ -110,6 +110,10 @@ class BatchNormalization(_Normalization):
     def build(self, input_shape):
         self._axes = _axes(self, self.axis, len(input_shape))
         shape = _param_shape(self, input_shape, self._axes)
+        if len(self._axes) > 1:
+            # Keras 2 keeps several axes' parameters in broadcast shape (1, C1, 1, C2).
+            shape = tuple(input_shape[i] if i in self._axes else 1
+                          for i in range(len(input_shape)))
         self._build_affine(shape)
         self.moving_mean = self.add_weight('moving_mean', shape,
                                            initializer=self.moving_mean_initializer,
@@ -122,7 +126,7 @@ class BatchNormalization(_Normalization):
     def call(self, inputs, training=None):
         if training and self.trainable:
             reduce = [a for a in range(K.ndim(inputs)) if a not in self._axes]
-            mean, variance = K.moments(inputs, reduce)
+            mean, variance = K.moments(inputs, reduce, keepdims=len(self._axes) > 1)
             K.moving_average_update(self.moving_mean, mean, self.momentum)
             K.moving_average_update(self.moving_variance, variance, self.momentum)
         else:
