@@ -2,7 +2,9 @@
 two set-up commands."""
 import pathlib
 import re
+import os
 import subprocess
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / 'README.md').read_text()
@@ -30,6 +32,7 @@ def test_ci_runs_the_two_readme_setup_commands():
 
 
 def test_demo_command_runs():
-    out = subprocess.run(['kzoo', 'demo'], capture_output=True, text=True, timeout=120)
+    kzoo = os.path.join(os.path.dirname(sys.executable), 'kzoo')
+    out = subprocess.run([kzoo, 'demo'], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert 'Total params: 195' in out.stdout

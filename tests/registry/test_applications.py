@@ -213,8 +213,11 @@ def test_kzoo_get_downloads_verifies_caches_and_builds(served_vgg16_notop, tmp_p
     assert_matches(model.predict(x), expected, tol=1e-4, what='VGG16 from kzoo get -o')
 
 
+KZOO = os.path.join(os.path.dirname(sys.executable), 'kzoo')  # the venv's console script
+
+
 def _run_cli(*args, timeout=600):
-    return subprocess.run(['kzoo'] + list(args), capture_output=True, text=True,
+    return subprocess.run([KZOO] + list(args), capture_output=True, text=True,
                           timeout=timeout, env=dict(os.environ))
 
 
