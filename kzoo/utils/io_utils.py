@@ -22,13 +22,15 @@ import os
 import tempfile
 import time
 
+import numpy as np
+
 try:
     import fcntl
 except ImportError:  # Windows: FileLock falls back to O_EXCL lock files
     fcntl = None
 
 __all__ = ['atomic_write', 'atomic_write_json', 'fsync_dir', 'remove_quietly', 'FileLock',
-           'LockTimeout']
+           'LockTimeout', 'HDF5Matrix']
 
 
 def fsync_dir(path):
@@ -215,3 +217,111 @@ class FileLock:
         except OSError:
             return False
         return False
+
+
+class HDF5Matrix(object):
+    """Rows ``start:end`` of an HDF5 dataset, used in place of a numpy array.
+
+    ``fit``, ``evaluate`` and ``predict`` read it one batch at a time, so a dataset
+    larger than memory trains without being loaded. ``normalizer`` is applied to
+    every read. The file is opened read-only and shared by all matrices on it.
+
+    >>> import h5py, os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), 'data.h5')
+    >>> with h5py.File(path, 'w') as f:
+    ...     _ = f.create_dataset('x', data=np.arange(10.).reshape(5, 2))
+    >>> m = HDF5Matrix(path, 'x', start=1, end=4, normalizer=lambda a: a / 2)
+    >>> m.shape, m[0].tolist(), m[1:3].tolist()
+    ((3, 2), [1.0, 1.5], [[2.0, 2.5], [3.0, 3.5]])
+    """
+    refs = {}
+
+    def __init__(self, datapath, dataset, start=0, end=None, normalizer=None):
+        import h5py
+        from kzoo.errors import FileFormatError, ShapeError
+        datapath = os.fspath(datapath)
+        key = os.path.abspath(datapath)
+        f = self.refs.get(key)
+        if f is None or not f.id.valid:
+            try:
+                f = h5py.File(datapath, 'r')
+            except OSError as e:
+                raise FileFormatError('HDF5Matrix: cannot open %s as HDF5: %s'
+                                      % (datapath, e)) from e
+            self.refs[key] = f
+        if dataset not in f or not isinstance(f[dataset], h5py.Dataset):
+            raise FileFormatError('HDF5Matrix: %s has no dataset %r' % (datapath, dataset))
+        self.datapath, self.dataset = datapath, dataset
+        self.data = f[dataset]
+        total = self.data.shape[0] if self.data.shape else 0
+        self.start = int(start)
+        self.end = total if end is None else int(end)
+        if not 0 <= self.start <= self.end <= total:
+            raise ShapeError('HDF5Matrix: rows %d:%d are outside dataset %r of %s (%d rows)'
+                             % (self.start, self.end, dataset, datapath, total))
+        self.normalizer = normalizer
+        self._base_shape, self._base_dtype = self.data.shape[1:], self.data.dtype
+        if normalizer is not None and self.end > self.start:
+            first = np.asarray(normalizer(self.data[self.start:self.start + 1]))
+            self._base_shape, self._base_dtype = first.shape[1:], first.dtype
+
+    def __len__(self):
+        return self.end - self.start
+
+    def _rows(self, key):
+        n = len(self)
+        if isinstance(key, slice):
+            start, stop, step = key.indices(n)
+            if step != 1:
+                return np.arange(start, stop, step)
+            return slice(start + self.start, max(stop, start) + self.start)
+        if isinstance(key, (int, np.integer)):
+            if not -n <= key < n:
+                raise IndexError('HDF5Matrix index %d out of range for %d rows' % (key, n))
+            return int(key % n) + self.start
+        key = np.asarray(key)
+        if key.dtype == bool:
+            key = np.flatnonzero(key)
+        if key.size and (key.min() < -n or key.max() >= n):
+            raise IndexError('HDF5Matrix indices out of range for %d rows' % n)
+        return key % n + self.start if key.size else key.astype('int64')
+
+    def __getitem__(self, key):
+        rows = self._rows(key)
+        if isinstance(rows, np.ndarray):
+            # h5py reads increasing, unique indices: read those, then reorder.
+            unique, inverse = np.unique(rows, return_inverse=True)
+            values = self.data[unique.tolist()][inverse] if unique.size else \
+                self.data[self.start:self.start][:0]
+        else:
+            values = self.data[rows]
+        return self.normalizer(values) if self.normalizer is not None else values
+
+    def subset(self, start, end):
+        """Another view, on rows ``start:end`` of this one (nothing is read)."""
+        return HDF5Matrix(self.datapath, self.dataset, self.start + start,
+                          self.start + end, self.normalizer)
+
+    @property
+    def shape(self):
+        return (len(self),) + tuple(self._base_shape)
+
+    @property
+    def dtype(self):
+        return self._base_dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
+
+    def __array__(self, dtype=None, copy=None):
+        values = np.asarray(self[:])
+        return values if dtype is None else values.astype(dtype)
+
+    def __repr__(self):
+        return '<HDF5Matrix %s:%s rows %d:%d>' % (self.datapath, self.dataset,
+                                                   self.start, self.end)

@@ -8,10 +8,11 @@ they live in one small module per backend, found here by backend name:
   ``(loss, aux, gradients)``, a gradient (or None) per variable;
 - ``assign(variable, value)``: write a new value into a variable in place.
 
-A backend without a module here (numpy: forward passes only) cannot train; asking
-for its trainer raises a :class:`~kzoo.errors.BackendError` that says what to do.
-A TensorFlow backend plugs in by adding ``tensorflow_trainer.py`` with the same
-two functions and its name in ``TRAINER_MODULES``.
+plus ``no_grad()``, a context for work outside the gradient record. ``torch_trainer``
+and ``tensorflow_trainer`` implement them; another backend plugs in with a module of
+the same three names listed in ``TRAINER_MODULES``. A backend without one (numpy:
+forward passes only) cannot train: asking for its trainer raises a
+:class:`~kzoo.errors.BackendError` that says what to do.
 
 >>> from kzoo import backend as K
 >>> with K.using('numpy'):

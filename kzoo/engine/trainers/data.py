@@ -107,11 +107,8 @@ def split_at(array, at):
     """``(array[:at], array[at:])`` without loading lazy arrays (views stay views)."""
     if array is None:
         return None, None
-    if hasattr(array, 'view'):  # HDF5Matrix: sub-views
-        try:
-            return array.view(0, at), array.view(at, len(array))
-        except TypeError:
-            pass
+    if not isinstance(array, np.ndarray) and hasattr(array, 'subset'):  # HDF5Matrix
+        return array.subset(0, at), array.subset(at, len(array))
     return array[:at], array[at:]
 
 

@@ -1,0 +1,34 @@
+"""Training hooks for the TensorFlow backend: ``tf.GradientTape`` and ``Variable.assign``.
+
+Layer weights are ``tf.Variable`` objects created by ``K.variable``; the forward pass
+runs eagerly under a tape that watches the trainable ones.
+"""
+import contextlib
+
+import tensorflow as tf
+
+__all__ = ['value_and_grad', 'assign', 'no_grad']
+
+
+def value_and_grad(fn, variables):
+    """``fn()`` returns ``(loss, aux)``; gives ``(loss, aux, grads)``, one per variable
+    (None where the loss does not depend on it)."""
+    variables = list(variables)
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        for v in variables:
+            tape.watch(v)
+        loss, aux = fn()
+    grads = tape.gradient(loss, variables) if variables else []
+    return loss, aux, list(grads)
+
+
+def assign(variable, value):
+    """Write ``value`` into ``variable`` in place."""
+    variable.assign(tf.cast(value, variable.dtype) if tf.is_tensor(value) else value)
+    return variable
+
+
+@contextlib.contextmanager
+def no_grad():
+    # Eager TensorFlow records gradients only inside a tape: nothing to switch off.
+    yield
