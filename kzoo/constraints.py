@@ -3,8 +3,8 @@
 >>> import numpy as np
 >>> from kzoo import constraints, backend as K
 >>> c = constraints.get('non_neg')
->>> K.to_numpy(c(K.constant([-1., 2.]))).tolist()
-[0.0, 2.0]
+>>> K.to_numpy(c(K.constant([-1., 2.]))).tolist() == [0., 2.]  # -0.0 for negatives, as Keras
+True
 """
 from kzoo import backend as K
 from kzoo.errors import ConfigError
