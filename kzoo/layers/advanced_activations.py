@@ -44,7 +44,7 @@ class ReLU(_Elementwise):
         _Elementwise.__init__(self, **kwargs)
         self.max_value = None if max_value is None else _float(max_value, 'max_value', 'ReLU', 0.)
         self.negative_slope = _float(negative_slope, 'negative_slope', 'ReLU', 0.)
-        self.threshold = _float(threshold, 'threshold', 'ReLU')
+        self.threshold = _float(threshold, 'threshold', 'ReLU', 0.)
 
     def call(self, inputs):
         return K.relu(inputs, alpha=self.negative_slope, max_value=self.max_value,
