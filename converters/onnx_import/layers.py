@@ -262,6 +262,31 @@ class OnnxCast(OnnxLayer):
 
 
 @register_layer()
+class OnnxDropout(OnnxLayer):
+    """``Dropout`` (operands data, ratio, training_mode): the identity unless training
+    with a ratio above 0, then random; with ``with_mask`` also the kept-mask."""
+    config_fields = OnnxLayer.config_fields + ('ratio', 'with_mask', 'seed')
+
+    def __init__(self, ratio=0.5, with_mask=False, seed=None, **kwargs):
+        OnnxLayer.__init__(self, **kwargs)
+        self.ratio, self.with_mask = float(ratio), bool(with_mask)
+        self.seed = None if seed is None else int(seed)
+
+    def compute(self, operands):
+        x, ratio, training = (list(operands) + [None, None])[:3]
+        ratio = self.ratio if ratio is None else float(scalar(ratio))
+        if training is not None and bool(scalar(training)) and ratio > 0:
+            keep = K.greater_equal(K.random_uniform(K.int_shape(x), seed=self.seed), ratio)
+            y = K.switch(keep, x / (1. - ratio), 0 * x)
+        else:
+            keep, y = T.full(K.int_shape(x), True, 'bool'), x
+        return [y, keep] if self.with_mask else y
+
+    def output_shape(self, infos):
+        return [infos[0].shape, infos[0].shape] if self.with_mask else infos[0].shape
+
+
+@register_layer()
 class OnnxIdentity(OnnxLayer):
     """The identity (also ``Dropout`` at inference), with ``Dropout``'s optional mask."""
     config_fields = OnnxLayer.config_fields + ('with_mask',)
@@ -724,7 +749,8 @@ class OnnxDepthToSpace(OnnxLayer):
         b = self.blocksize
         if self.inverse:
             y = T.reshape(x, (n, c, h // b, b, w // b, b))
-            y = K.permute_dimensions(y, (0, 3, 5, 1, 2, 4))
+            order = (0, 3, 5, 1, 2, 4) if self.mode == 'DCR' else (0, 1, 3, 5, 2, 4)
+            y = K.permute_dimensions(y, order)
             y = T.reshape(y, (n, c * b * b, h // b, w // b))
         elif self.mode == 'DCR':
             y = T.reshape(x, (n, b, b, c // (b * b), h, w))
@@ -749,7 +775,7 @@ class OnnxDepthToSpace(OnnxLayer):
         return (n, h, w, c) if last else (n, c, h, w)
 
 
-__all__ = ['OnnxLayer', 'Operand', 'operand_spec', 'OnnxConstant', 'OnnxCast', 'OnnxIdentity',
+__all__ = ['OnnxLayer', 'Operand', 'operand_spec', 'OnnxConstant', 'OnnxCast', 'OnnxDropout', 'OnnxIdentity',
            'OnnxShape', 'OnnxReshape', 'OnnxFlatten', 'OnnxTranspose', 'OnnxSqueeze',
            'OnnxUnsqueeze', 'OnnxConcat', 'OnnxSplit', 'OnnxSlice', 'OnnxGather', 'OnnxTile',
            'OnnxExpand', 'OnnxConstantOfShape', 'OnnxPad', 'OnnxDepthToSpace']

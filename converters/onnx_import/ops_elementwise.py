@@ -1,0 +1,188 @@
+"""Handlers: arithmetic (Add, Sub, Mul, Div, Pow, Sum, Max, Min, Mean), PRelu,
+comparisons, Where, activations and math functions, Clip, Softmax, LogSoftmax.
+
+Activations Keras has with the same formula and parameters become kzoo
+``Activation`` layers; the rest are :class:`OnnxUnary` layers. Opsets before 7
+broadcast the second operand from ``axis`` (``broadcast=1``); that is rewritten as
+NumPy broadcasting here.
+"""
+import numpy as np
+
+from kzoo.layers import Activation
+
+from .common import broadcastable_to_cl, cl_axis, to_cl_operands
+from .importer import Value
+from .layers import OnnxUnsqueeze
+from .math_layers import OnnxClip, OnnxElementwise, OnnxSoftmax, OnnxUnary
+from .registry import onnx_op
+
+_SELU = (1.67326319217681884765625, 1.05070102214813232421875)
+
+
+def legacy_broadcast(ctx, node, a, b):
+    """Opset < 7 ``broadcast=1, axis=k``: align ``b`` with ``a`` from axis ``k``."""
+    if b is None or not node.attr('broadcast', 0) or node.attr('axis') is None:
+        return b
+    rank_a = len(a.onnx_shape)
+    trailing = rank_a - node.attr('axis') % rank_a - b.rank
+    if trailing <= 0:
+        return b
+    if b.is_const:
+        return Value(const=b.const.reshape(b.shape + (1,) * trailing))
+    axes = Value(const=np.arange(b.rank, b.rank + trailing, dtype='int64'))
+    return ctx.one(OnnxUnsqueeze, [ctx.to_cf(b), axes], suffix='_broadcast')
+
+
+def elementwise(ctx, node, inputs, op, dtype=None):
+    values = [v for v in inputs if v is not None]
+    if ctx.data_format == 'channels_last' and broadcastable_to_cl(ctx, node, values):
+        return ctx.generic(OnnxElementwise, to_cl_operands(ctx, values), layout='cl', op=op,
+                           dtypes=None if dtype is None else [dtype])
+    return ctx.generic(OnnxElementwise, [ctx.to_cf(v) for v in values], op=op,
+                       dtypes=None if dtype is None else [dtype])
+
+
+def _binary(op):
+    def handler(ctx, node, inputs):
+        a, b = inputs[0], inputs[1]
+        if node.opset < 7:
+            b = legacy_broadcast(ctx, node, a, b)
+        return elementwise(ctx, node, [a, b], op)
+    handler.__name__ = op.lower()
+    return handler
+
+
+for _op in ('Add', 'Sub', 'Mul', 'Div'):
+    onnx_op(_op, 1, 6, 7, 13, 14, layout_aware=True)(_binary(_op))
+onnx_op('Pow', 1, 7, 12, 13, 15, layout_aware=True)(_binary('Pow'))
+
+
+def _variadic(op):
+    def handler(ctx, node, inputs):
+        values = [v for v in inputs if v is not None]
+        if len(values) == 1:
+            return [values[0]]
+        return elementwise(ctx, node, values, op)
+    handler.__name__ = op.lower()
+    return handler
+
+
+onnx_op('Sum', 1, 6, 8, 13, layout_aware=True)(_variadic('Sum'))
+onnx_op('Mean', 1, 6, 8, 13, layout_aware=True)(_variadic('Mean'))
+onnx_op('Max', 1, 6, 8, 12, 13, layout_aware=True)(_variadic('Max'))
+onnx_op('Min', 1, 6, 8, 12, 13, layout_aware=True)(_variadic('Min'))
+
+
+def _comparison(op):
+    def handler(ctx, node, inputs):
+        return elementwise(ctx, node, inputs[:2], op, dtype=np.dtype('bool'))
+    handler.__name__ = op.lower()
+    return handler
+
+
+onnx_op('Equal', 1, 7, 11, 13, 19, layout_aware=True)(_comparison('Equal'))
+onnx_op('Less', 1, 7, 9, 13, layout_aware=True)(_comparison('Less'))
+onnx_op('Greater', 1, 7, 9, 13, layout_aware=True)(_comparison('Greater'))
+onnx_op('LessOrEqual', 12, 16, layout_aware=True)(_comparison('LessOrEqual'))
+onnx_op('GreaterOrEqual', 12, 16, layout_aware=True)(_comparison('GreaterOrEqual'))
+
+
+@onnx_op('Where', 9, 16, layout_aware=True)
+def where(ctx, node, inputs):
+    return elementwise(ctx, node, inputs[:3], 'Where', dtype=inputs[1].dtype)
+
+
+@onnx_op('PRelu', 1, 6, 7, 9, 16, layout_aware=True)
+def prelu(ctx, node, inputs):
+    x, slope = inputs[0], inputs[1]
+    rank = len(x.onnx_shape)
+    if node.opset < 7 and slope.rank == 1 and rank > 2 and slope.shape[0] == x.onnx_shape[1] \
+            and slope.shape[0] != 1:
+        # before opset 7 a 1-D slope is per channel
+        if slope.is_const:
+            slope = Value(const=slope.const.reshape((-1,) + (1,) * (rank - 2)))
+        else:
+            axes = Value(const=np.arange(1, rank - 1, dtype='int64'))
+            slope = ctx.one(OnnxUnsqueeze, [slope, axes], suffix='_slope')
+    return elementwise(ctx, node, [x, slope], 'PRelu')
+
+
+# ---- one-tensor functions ------------------------------------------------------------------
+
+def _keras_activation(node, x):
+    """The Keras activation name computing this node exactly, or None."""
+    if x.dtype.kind != 'f' or x.dtype.itemsize < 4:
+        return None
+    op, a = node.op_type, node.attrs
+    simple = {'Relu': 'relu', 'Sigmoid': 'sigmoid', 'Tanh': 'tanh', 'Softsign': 'softsign'}
+    if op in simple:
+        return simple[op]
+    if op == 'Elu' and a.get('alpha', 1.0) == 1.0:
+        return 'elu'
+    if op == 'Selu' and (a.get('alpha', _SELU[0]), a.get('gamma', _SELU[1])) == _SELU:
+        return 'selu'
+    if op == 'HardSigmoid' and np.float32(a.get('alpha', 0.2)) == np.float32(0.2) and \
+            np.float32(a.get('beta', 0.5)) == np.float32(0.5):
+        return 'hard_sigmoid'
+    return None
+
+
+def unary(ctx, node, inputs):
+    x = inputs[0]
+    name = _keras_activation(node, x)
+    if name is not None and not x.is_const:
+        return ctx.keras(Activation(name, name=ctx.layer_name()), [x], layout=x.layout)
+    attributes = {k: v for k, v in node.attrs.items() if isinstance(v, (int, float, str))
+                  and k != 'consumed_inputs'}
+    return ctx.generic(OnnxUnary, [x], layout=x.layout, op=node.op_type, attributes=attributes)
+
+
+for _op, _versions in (('Relu', (1, 6, 13, 14)), ('LeakyRelu', (1, 6, 16)),
+                       ('Elu', (1, 6, 22)), ('Selu', (1, 6, 22)), ('Sigmoid', (1, 6, 13)),
+                       ('HardSigmoid', (1, 6, 22)), ('Tanh', (1, 6, 13)),
+                       ('Softplus', (1, 22)), ('Softsign', (1, 22)), ('Neg', (1, 6, 13)),
+                       ('Abs', (1, 6, 13)), ('Exp', (1, 6, 13)), ('Log', (1, 6, 13)),
+                       ('Sqrt', (1, 6, 13)), ('Reciprocal', (1, 6, 13)),
+                       ('Floor', (1, 6, 13)), ('Ceil', (1, 6, 13)), ('Sign', (9, 13)),
+                       ('Erf', (9, 13)), ('Sin', (7, 22)), ('Cos', (7, 22)),
+                       ('HardSwish', (14, 22)), ('Mish', (18, 22)), ('Gelu', (20,)),
+                       ('Celu', (12,)), ('ThresholdedRelu', (10, 22)), ('Shrink', (9,)),
+                       ('Not', (1,))):
+    onnx_op(_op, *_versions, layout_aware=True)(unary)
+
+
+@onnx_op('Clip', 1, 6, 11, 12, 13, layout_aware=True)
+def clip(ctx, node, inputs):
+    x = inputs[0]
+    if node.opset < 11:
+        low = Value(const=np.asarray(node.attr('min', -np.inf), x.dtype)) \
+            if 'min' in node.attrs else None
+        high = Value(const=np.asarray(node.attr('max', np.inf), x.dtype)) \
+            if 'max' in node.attrs else None
+    else:
+        low, high = (list(inputs[1:]) + [None, None])[:2]
+    operands = [x, low, high]
+    if any(v is not None and not v.is_const and v.layout != 'cf' for v in operands[1:]):
+        operands = [ctx.to_cf(v) for v in operands]
+    return ctx.generic(OnnxClip, operands, layout=operands[0].layout)
+
+
+def softmax(ctx, node, inputs, log):
+    x = inputs[0]
+    legacy = node.opset < 13
+    axis = node.attr('axis', 1 if legacy else -1)
+    rank = x.rank
+    if x.layout == 'cl' and not legacy:
+        return ctx.generic(OnnxSoftmax, [x], layout='cl', axis=cl_axis(axis, rank), log=log)
+    if x.layout == 'cl' and legacy and axis % rank == 1:
+        # the 2-D view holds all of each sample: the same set in either layout
+        return ctx.generic(OnnxSoftmax, [x], layout='cl', axis=1, log=log, coerce_2d=True)
+    x = ctx.to_cf(x)
+    coerce = legacy and axis % max(rank, 1) != rank - 1
+    return ctx.generic(OnnxSoftmax, [x], axis=axis, log=log, coerce_2d=coerce)
+
+
+onnx_op('Softmax', 1, 11, 13, layout_aware=True)(lambda ctx, node, inputs: softmax(
+    ctx, node, inputs, False))
+onnx_op('LogSoftmax', 1, 11, 13, layout_aware=True)(lambda ctx, node, inputs: softmax(
+    ctx, node, inputs, True))

@@ -1,0 +1,55 @@
+"""Handlers: BatchNormalization, InstanceNormalization, LayerNormalization, LRN."""
+import numpy as np
+
+from .nn_layers import (OnnxBatchNormalization, OnnxInstanceNormalization,
+                        OnnxLayerNormalization, OnnxLRN)
+from .ops_conv import data_format_of, spatial_input
+from .registry import onnx_op
+
+
+@onnx_op('BatchNormalization', 1, 6, 7, 9, 14, 15, layout_aware=True)
+def batch_normalization(ctx, node, inputs):
+    x = inputs[0]
+    params = inputs[1:5]
+    extra_outputs = [o for o in node.outputs[1:] if o]
+    training = bool(node.attr('training_mode', 0)) if node.opset >= 14 else False
+    if extra_outputs and not training:
+        raise node.fail('the statistics outputs of training-mode BatchNormalization are '
+                        'supported from opset 14 (training_mode=1) only')
+    if x.rank > 2 and all(p.rank == 1 for p in params):
+        x = spatial_input(ctx, x)
+    else:
+        x = ctx.to_cf(x)
+    params = [ctx.to_cf(p) for p in params]
+    outputs = ctx.generic(OnnxBatchNormalization, [x] + params, layout=x.layout,
+                          epsilon=node.attr('epsilon', 1e-5), momentum=node.attr('momentum', 0.9),
+                          training_mode=int(training), data_format=data_format_of(x))
+    for extra in outputs[1:]:
+        extra.layout = 'cf'
+    return outputs
+
+
+@onnx_op('InstanceNormalization', 1, 6, 22, layout_aware=True)
+def instance_normalization(ctx, node, inputs):
+    x = spatial_input(ctx, inputs[0])
+    return ctx.generic(OnnxInstanceNormalization, [x] + [ctx.to_cf(v) for v in inputs[1:3]],
+                       layout=x.layout, epsilon=node.attr('epsilon', 1e-5),
+                       data_format=data_format_of(x))
+
+
+@onnx_op('LayerNormalization', 17)
+def layer_normalization(ctx, node, inputs):
+    count = len(node.outputs)
+    x = inputs[0]
+    return ctx.generic(OnnxLayerNormalization, (list(inputs) + [None])[:3],
+                       axis=node.attr('axis', -1), epsilon=node.attr('epsilon', 1e-5),
+                       num_outputs=count, dtypes=[x.dtype, np.dtype('float32'),
+                                                  np.dtype('float32')])
+
+
+@onnx_op('LRN', 1, 13, layout_aware=True)
+def lrn(ctx, node, inputs):
+    x = spatial_input(ctx, inputs[0])
+    return ctx.generic(OnnxLRN, [x], layout=x.layout, size=node.attr('size'),
+                       alpha=node.attr('alpha', 1e-4), beta=node.attr('beta', 0.75),
+                       bias=node.attr('bias', 1.0), data_format=data_format_of(x))
