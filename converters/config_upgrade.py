@@ -93,7 +93,58 @@ def upgrade_model_config(config, major=None, report=None, custom_objects=None,
             else guess_major(config)
     ctx = Context(major, report, custom_objects, label)
     entry = {'class_name': config['class_name'], 'config': config.get('config')}
-    return upgrade_layer(entry, ctx, 0)
+    entry = upgrade_layer(entry, ctx, 0)
+    if major == 1:
+        _keras1_dim_ordering(entry, ctx, config.get('keras_version'))
+    return entry
+
+
+def _layer_entries(root):
+    """Every layer entry (dict with class_name and a dict config) below ``root``."""
+    out, stack = [], [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get('class_name'), str) and isinstance(item.get('config'), dict):
+                out.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out
+
+
+def _accepts(class_name, argument, ctx):
+    import inspect
+    from kzoo.engine.base_layer import LAYERS
+    try:
+        cls = LAYERS.get(class_name, ctx.custom_objects)
+        return argument in inspect.signature(cls.__init__).parameters
+    except Exception:
+        return False
+
+
+def _keras1_dim_ordering(root, ctx, version):
+    """Keras 1 left ``dim_ordering`` out of some configs (UpSampling2D, ZeroPadding2D):
+    those layers used the global ordering of the Keras that loads them. The layers that
+    did record one say what it was; Keras 1.0's default was ``th``."""
+    entries = _layer_entries(root)
+    declared = [e['config'].get('dim_ordering') or e['config'].get('data_format')
+                for e in entries]
+    declared = [d for d in declared if d in ('th', 'tf', 'channels_first', 'channels_last')]
+    if declared:
+        ordering = max(set(declared), key=declared.count)
+    elif version and str(version).startswith('1.0'):
+        ordering = 'th'
+    else:
+        return
+    for e in entries:
+        config = e['config']
+        if 'dim_ordering' in config or 'data_format' in config:
+            continue
+        if _accepts(e['class_name'], 'data_format', ctx):
+            config['dim_ordering'] = ordering
+            ctx.note('layer %r: no dim_ordering stored (Keras 1 omitted it); using %r like '
+                     'the rest of the model' % (config.get('name'), ordering))
 
 
 def upgrade_layer(entry, ctx, depth):
@@ -296,6 +347,15 @@ def _batch_normalization(entry, ctx):
             '%s: BatchNormalization %r uses Keras 1 mode=%r (statistics of the current batch '
             'at inference), which Keras 2 and kzoo cannot express' % (
                 ctx.label, config.get('name'), mode))
+    return entry
+
+
+@upgrader('Masking')
+def _masking(entry, ctx):
+    """Keras 3 stores ``mask_value`` as a tensor (``[0.0]``); one element is a scalar."""
+    value = entry['config'].get('mask_value')
+    if isinstance(value, list) and len(value) == 1 and not isinstance(value[0], list):
+        entry['config']['mask_value'] = value[0]
     return entry
 
 
