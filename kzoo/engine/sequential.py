@@ -29,6 +29,19 @@ class Sequential(Model):
         # Like Keras, the automatic InputLayer at the bottom is not listed.
         return [l for l in self._stack if not isinstance(l, InputLayer)]
 
+    @property
+    def flattened_layers(self):
+        """Keras 1: the layers with a first ``Merge``'s branches expanded, in the order
+        Keras 1 saved their weights."""
+        out = []
+        for layer in self.layers:
+            branches = getattr(layer, 'layers', None) if not isinstance(layer, Model) else None
+            for sub in (branches or [layer]):
+                for flat in getattr(sub, 'flattened_layers', None) or [sub]:
+                    if flat not in out:
+                        out.append(flat)
+        return out
+
     def add(self, layer):
         """Append ``layer``; the graph is connected as soon as the input shape is known."""
         if not isinstance(layer, Layer):

@@ -490,13 +490,16 @@ class Merge(Layer):
 
 def merge(inputs, mode='sum', concat_axis=-1, dot_axes=-1, output_shape=None, output_mask=None,
           arguments=None, name=None):
-    """Keras 1's functional merge: ``merge([a, b], mode='concat')`` is a tensor.
+    """Keras 1's functional merge: ``merge([a, b], mode='concat')`` is a tensor (given
+    layers or models instead of tensors, it is the ``Merge`` layer joining them).
 
     >>> from kzoo.layers import Input
     >>> merge([Input(shape=(3,)), Input(shape=(3,))], mode='cos').shape
     (None, 1)
     """
-    layer = Merge(mode=mode, concat_axis=concat_axis, dot_axes=dot_axes,
-                  output_shape=output_shape, output_mask=output_mask, arguments=arguments,
-                  name=name)
-    return layer(list(inputs))
+    inputs = list(inputs)
+    branches = all(isinstance(x, Layer) for x in inputs)
+    layer = Merge(layers=inputs if branches else None, mode=mode, concat_axis=concat_axis,
+                  dot_axes=dot_axes, output_shape=output_shape, output_mask=output_mask,
+                  arguments=arguments, name=name)
+    return layer if branches else layer(inputs)

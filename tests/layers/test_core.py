@@ -373,6 +373,24 @@ def test_lambda_reads_keras3_and_keras1_configs():
     assert_matches(layer(np.ones((1, 2), 'float32')), [[2., 2.]])
 
 
+def test_lambda_configs_travel_between_kzoo_and_tf_keras(kbackend):
+    # tf_keras (Keras 2) writes and reads the same layout as kzoo
+    tf_keras = pytest.importorskip('tf_keras')
+    from tf_keras.src.saving.serialization_lib import SafeModeScope
+    x = data(2, 3)
+    theirs = tf_keras.layers.Lambda(lambda t, a=2.: t * a + 1., name='from_tk')
+    config = json.loads(json.dumps(theirs.get_config()))
+    with pytest.raises(UnsafeInputError, match='from_tk'):
+        kl.Lambda.from_config(config)
+    with safe_mode_scope(False):
+        ours = kl.Lambda.from_config(config)
+    assert_matches(ours(x), theirs(x).numpy())
+    ours = kl.Lambda(lambda t: t * t - 3., name='from_kz')
+    with SafeModeScope(False):
+        theirs = tf_keras.layers.Lambda.from_config(json.loads(json.dumps(ours.get_config())))
+    assert_matches(ours(x), theirs(x).numpy())
+
+
 def test_lambda_bad_bytecode_is_a_clear_error():
     config = {'name': 'broken', 'function': ['bm90IGNvZGU=\n', None, None],
               'function_type': 'lambda', 'output_shape': None, 'output_shape_type': 'raw'}

@@ -331,6 +331,8 @@ def test_sequential_with_merged_sequential_branches(kbackend):
     model.add(kl.Merge([left, right], mode='concat'))
     model.add(kl.Dense(2, activation='softmax'))
     assert len(model.inputs) == 2 and model.output_shape == (None, 2)
+    # Keras 1 saved the weights of these layers in this order
+    assert model.flattened_layers == left.layers + right.layers + model.layers[1:]
     assert model.count_params() == 3 * 4 + 4 + 2 * 5 + 5 + 9 * 2 + 2
     weights = seeded_weights([tuple(K.int_shape(w)) for w in model.weights], seed=3)
     model.set_weights(weights)
@@ -359,6 +361,15 @@ def test_sequential_with_merged_sequential_branches(kbackend):
     clone = Sequential.from_config(config['config']['layers'])
     clone.set_weights(weights)
     assert_matches(clone.predict(xs), expected)
+
+
+def test_keras1_merge_function_given_models_returns_the_layer(kbackend):
+    left = Sequential([kl.Dense(2, input_dim=3)])
+    right = Sequential([kl.Dense(2, input_dim=3)])
+    layer = kl.merge([left, right], mode='sum', name='joined')
+    assert isinstance(layer, kl.Merge) and layer.name == 'joined'
+    model = Sequential([layer])
+    assert len(model.inputs) == 2 and model.output_shape == (None, 2)
 
 
 def test_merge_needs_connected_branches():
