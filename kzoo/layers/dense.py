@@ -1,6 +1,7 @@
 """``Dense``: ``activation(dot(x, kernel) + bias)`` on the last axis."""
 from kzoo import activations, backend as K, initializers
 from kzoo.engine.base_layer import Layer, register_layer
+from kzoo.errors import ConfigError
 from kzoo.layers.legacy import keras1_kwargs
 
 __all__ = ['Dense']
@@ -24,6 +25,9 @@ class Dense(Layer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         from kzoo import regularizers, constraints
+        for key in ('quantization_config', 'lora_rank', 'lora_alpha'):  # Keras 3 fields
+            if kwargs.pop(key, None):
+                raise ConfigError('Dense %r: %s is not supported' % (kwargs.get('name'), key))
         Layer.__init__(self, **kwargs)
         self.units = int(units)
         self.activation = activations.get(activation)

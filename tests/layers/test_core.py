@@ -453,3 +453,26 @@ def test_dense_set_weights_error_names_layer_and_shapes(kbackend):
         layer.set_weights([np.zeros((3, 4)), np.zeros(3)])
     with pytest.raises(ShapeError, match='dense_oops.*2 weight arrays'):
         layer.set_weights([np.zeros((4, 3))])
+
+
+# ---- Keras 3 configs ------------------------------------------------------------------------
+
+KERAS3_LAYERS = [
+    ('Activation', {'activation': 'tanh'}, (2, 5)), ('Dropout', {'rate': 0.3, 'seed': 2}, (2, 5)),
+    ('Flatten', {'data_format': 'channels_first'}, (2, 3, 4)),
+    ('Reshape', {'target_shape': (-1, 2)}, (2, 6)), ('Permute', {'dims': (2, 1)}, (2, 3, 4)),
+    ('RepeatVector', {'n': 3}, (2, 4)), ('Masking', {'mask_value': 0.5}, (2, 3, 4)),
+    ('ActivityRegularization', {'l1': 0.1}, (2, 3)), ('Dense', {'units': 3}, (2, 4))]
+
+
+@pytest.mark.parametrize('name,kwargs,shape', KERAS3_LAYERS)
+def test_layers_read_keras3_configs(kbackend, name, kwargs, shape):
+    oracle = getattr(keras.layers, name)(**kwargs)
+    x = data(*shape)
+    expected = keras_out(oracle, x)
+    ours = deserialize_layer({'class_name': name, 'config': oracle.get_config()})
+    assert ours.name == oracle.name
+    ours(x)
+    if oracle.weights:
+        ours.set_weights([keras.ops.convert_to_numpy(w) for w in oracle.weights])
+    assert_matches(ours(x), expected)

@@ -377,3 +377,15 @@ def test_merge_needs_connected_branches():
         kl.Merge([Sequential(), Sequential()], mode='sum')
     with pytest.raises(ConfigError, match='at least 2'):
         kl.Merge([Sequential([kl.Dense(2, input_dim=2)])])
+
+
+@pytest.mark.parametrize('name,kwargs', [('Add', {}), ('Subtract', {}), ('Multiply', {}),
+                                         ('Average', {}), ('Maximum', {}), ('Minimum', {}),
+                                         ('Concatenate', {'axis': 1}),
+                                         ('Dot', {'axes': 1, 'normalize': True})])
+def test_merge_layers_read_keras3_configs(kbackend, name, kwargs):
+    oracle = getattr(keras.layers, name)(**kwargs)
+    inputs = [data(3, 4), data(3, 4)]
+    ours = deserialize_layer({'class_name': name, 'config': oracle.get_config()})
+    assert ours.name == oracle.name
+    assert_matches(ours(inputs), keras_np(oracle(inputs)))
