@@ -276,14 +276,16 @@ def _check_random(B, ref):
 
 
 def _check_dropout(B, ref):
-    ones = np.ones((200, 300), 'float32')
+    # 60,000 independent draws (3,000 with the noise shape): the dropped fraction is
+    # within about 5 standard deviations of the rate.
+    ones = np.ones((3000, 20), 'float32')
     for M in (ref, B):
-        for kwargs in ({}, {'seed': 5}, {'noise_shape': (200, 1)}):
+        for kwargs in ({}, {'seed': 5}, {'noise_shape': (3000, 1)}):
             out = _as_array(M, M.dropout(M.convert_to_tensor(ones), 0.4, **kwargs))
             assert out.shape == ones.shape and out.dtype == np.float32
             kept = out[out != 0]
             assert_matches(kept, np.full(kept.shape, 1. / 0.6, 'float32'))
-            assert abs((out == 0).mean() - 0.4) < (0.1 if 'noise_shape' in kwargs else 0.01)
+            assert abs((out == 0).mean() - 0.4) < (0.05 if 'noise_shape' in kwargs else 0.01)
             if 'noise_shape' in kwargs:
                 assert ((out == 0) == (out[:, :1] == 0)).all()
 
