@@ -2,6 +2,9 @@
 ``Maximum``, ``Minimum``, ``Dot``, their functional forms, and Keras 1's ``merge`` /
 ``Merge`` (modes ``concat sum mul ave max dot cos`` or a function).
 
+As in Keras 1, ``from kzoo.layers import merge`` is the function; this module's other
+names come with ``from kzoo.layers.merge import Concatenate`` (or ``kzoo.layers``).
+
 >>> import numpy as np
 >>> a, b = np.ones((2, 3)), np.full((2, 3), 2.)
 >>> Add()([a, b])[0].tolist()
