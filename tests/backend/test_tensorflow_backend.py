@@ -557,3 +557,14 @@ def test_kzoo_backend_environment_variable_selects_tensorflow():
                 KZOO_BACKEND='tensorflow')
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ['tensorflow', 'tensorflow', '(1,', '2)']
+
+
+def test_missing_tensorflow_makes_the_backend_unavailable():
+    done = _run('import sys\nsys.modules["tensorflow"] = None  # as if not installed\n'
+                'from kzoo import backend as K\nprint(K.available_backends())\n'
+                'try:\n    K.set_backend("tensorflow")\n'
+                'except Exception as e:\n    print(type(e).__name__)')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split('\n')[:2] == ["['numpy', 'torch']" if 'torch' in
+                                           K.available_backends() else "['numpy']",
+                                           'BackendError']

@@ -14,7 +14,13 @@ if 'tensorflow' not in _sys.modules:
     # setting, or a TensorFlow imported before kzoo's backend, is left alone.
     _os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
 
-import tensorflow as _tf  # noqa: F401  (ImportError here makes the backend unavailable)
+try:
+    import tensorflow as _tf  # noqa: F401
+except ImportError:
+    raise
+except Exception as _e:  # a broken install (protobuf or numpy mismatch) raises other errors
+    raise ImportError('tensorflow is installed but does not import: %s: %s'
+                      % (type(_e).__name__, _e)) from _e
 from kzoo.backend import composite as _composite
 
 NAME = 'tensorflow'
