@@ -9,14 +9,14 @@ previous output and keeps the states), ``initial_state`` given at call time or, 
 functional graph, as extra inputs (Keras 2 stores them so), and dropout masks drawn
 once per call and shared by all timesteps.
 
->>> import inspect
-
-import numpy as np
+>>> import numpy as np
 >>> layer = SimpleRNN(2, kernel_initializer='ones', recurrent_initializer='zeros',
 ...                   activation='linear')
 >>> layer(np.ones((1, 3, 4), 'float32')).tolist()
 [[4.0, 4.0]]
 """
+import inspect
+
 import numpy as np
 
 from kzoo import activations, backend as K, constraints, initializers, regularizers
