@@ -75,8 +75,9 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
 
 @_register()
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
-    """1 where the integer label ``y_true`` is among the ``k`` highest scores."""
-    return _in_top_k(_sparse_labels(y_true, y_pred), y_pred, k)
+    """1 where the integer label ``y_true`` is among the ``k`` highest scores (shaped
+    like ``y_true``, as Keras 3)."""
+    return K.reshape(_in_top_k(_sparse_labels(y_true, y_pred), y_pred, k), K.int_shape(y_true))
 
 
 def resolve_accuracy(y_true_shape, y_pred_shape):
