@@ -152,4 +152,5 @@ class Deconvolution2D(_Keras1Conv, Conv2DTranspose):
     positional = ('filters', 'nb_row', 'nb_col', 'output_shape') + _K1_TAIL + (
         'data_format',) + _K1_REG
     kernel_names = ('nb_row', 'nb_col')
+    keras2_after_kernel = ()  # Keras 1's output_shape follows the kernel dimensions
 

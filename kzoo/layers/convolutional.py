@@ -232,12 +232,34 @@ def _pop_kernel_size(kwargs, names, layer_name):
 
 
 class _Keras1Conv(object):
-    """Mixin: ``__new__`` returns the Keras 2 layer ``target`` built from Keras 1 args."""
+    """Mixin: ``__new__`` returns the Keras 2 layer ``target`` built from Keras 1 args.
+
+    Keras 2 kept these names as aliases, so a Keras 2 style call (``kernel_size=``, a
+    tuple kernel size, or an int stride right after the kernel dimensions) is passed to
+    ``target`` unchanged.
+    """
     target = None
     positional = ()
     kernel_names = ()
+    # Types of a Keras 2 argument (strides) where Keras 1 had the one after the kernel.
+    keras2_after_kernel = (int, tuple, list)
+
+    @classmethod
+    def is_keras2_call(cls, args, kwargs):
+        if 'kernel_size' in kwargs:
+            return True
+        if any(name in kwargs for name in cls.kernel_names):
+            return False
+        n = len(cls.kernel_names)
+        dims, after = args[1:1 + n], args[1 + n:2 + n]
+        if len(dims) < n or not all(isinstance(d, int) for d in dims):
+            return True
+        return bool(after) and isinstance(after[0], cls.keras2_after_kernel) \
+            and not isinstance(after[0], bool)
 
     def __new__(cls, *args, **kwargs):
+        if cls.is_keras2_call(args, kwargs):
+            return cls.target(*args, **kwargs)
         kwargs = legacy_arguments(cls.__name__, cls.positional, args, kwargs)
         kwargs = translate_kwargs(kwargs, cls.__name__)
         kernel_size = _pop_kernel_size(kwargs, cls.kernel_names, cls.__name__)
@@ -278,18 +300,12 @@ class Convolution2D(_Keras1Conv, Conv2D):
     """Keras 1: ``Convolution2D(nb_filter, nb_row, nb_col, init, activation, weights,
     border_mode, subsample, dim_ordering, ...)``; returns a ``Conv2D``.
 
-    Called the Keras 2 way (``Convolution2D(filters, kernel_size, ...)`` with at most two
-    positional arguments) it is plain ``Conv2D``.
+    Called the Keras 2 way (``Convolution2D(filters, kernel_size, strides, ...)``) it is
+    plain ``Conv2D``.
     """
     target = Conv2D
     positional = ('filters', 'nb_row', 'nb_col') + _K1_TAIL + ('data_format',) + _K1_REG
     kernel_names = ('nb_row', 'nb_col')
-
-    def __new__(cls, *args, **kwargs):
-        keras2 = 'kernel_size' in kwargs or (len(args) == 2 and 'nb_col' not in kwargs)
-        if keras2:
-            return cls.target(*args, **kwargs)
-        return _Keras1Conv.__new__(cls, *args, **kwargs)
 
 
 @register_layer()

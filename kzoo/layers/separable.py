@@ -207,7 +207,8 @@ class SeparableConvolution2D(_Keras1Conv, SeparableConv2D):
     """Keras 1: ``SeparableConvolution2D(nb_filter, nb_row, nb_col, init, activation, weights,
     border_mode, subsample, depth_multiplier, dim_ordering, ...)``; returns a
     ``SeparableConv2D`` (``init`` sets both the depthwise and pointwise initializers).
-    Called the Keras 2 way (two positional arguments) it is plain ``SeparableConv2D``."""
+    Called the Keras 2 way (``filters, kernel_size, strides``) it is plain
+    ``SeparableConv2D``."""
     target = SeparableConv2D
     positional = ('filters', 'nb_row', 'nb_col', 'kernel_initializer', 'activation', 'weights',
                   'padding', 'strides', 'depth_multiplier', 'data_format',
@@ -215,11 +216,6 @@ class SeparableConvolution2D(_Keras1Conv, SeparableConv2D):
                   'activity_regularizer', 'depthwise_constraint', 'pointwise_constraint',
                   'bias_constraint', 'use_bias')
     kernel_names = ('nb_row', 'nb_col')
-
-    def __new__(cls, *args, **kwargs):
-        if 'kernel_size' in kwargs or (len(args) == 2 and 'nb_col' not in kwargs):
-            return cls.target(*args, **kwargs)
-        return _Keras1Conv.__new__(cls, *args, **kwargs)
 
     @classmethod
     def prepare(cls, kwargs):

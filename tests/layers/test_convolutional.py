@@ -236,7 +236,16 @@ def test_keras1_positional_signatures():
                           kernel_initializer='he_normal', use_bias=False, activation='relu'))
     same_config(kl.Convolution2D(8, 3, 3, 'uniform', 'tanh'),
                 kl.Conv2D(8, 3, kernel_initializer='uniform', activation='tanh'))
+    # The Keras 2 aliases of these names keep Keras 2's positional meaning.
     same_config(kl.Convolution2D(8, (3, 3), strides=2), kl.Conv2D(8, 3, strides=2))
+    same_config(kl.Convolution2D(8, (3, 3), (2, 1)), kl.Conv2D(8, 3, strides=(2, 1)))
+    same_config(kl.Convolution2D(8, 3), kl.Conv2D(8, 3))
+    same_config(kl.Convolution1D(4, 5, 2), kl.Conv1D(4, 5, strides=2))
+    same_config(kl.Convolution1D(4, 5, 'he_normal'), kl.Conv1D(4, 5,
+                                                               kernel_initializer='he_normal'))
+    same_config(kl.SeparableConvolution2D(4, (3, 3), 2), kl.SeparableConv2D(4, 3, strides=2))
+    same_config(kl.SeparableConvolution2D(4, 3, 2), kl.SeparableConv2D(4, (3, 2)))  # Keras 1
+    same_config(kl.Deconvolution2D(3, 3, 3), kl.Conv2DTranspose(3, 3))
     same_config(kl.Convolution1D(4, 5, subsample_length=2, border_mode='causal'),
                 kl.Conv1D(4, 5, strides=2, padding='causal'))
     same_config(kl.AtrousConvolution2D(4, 3, 3, atrous_rate=(2, 2), dim_ordering='tf'),
