@@ -12,6 +12,7 @@
 """
 import numpy as np
 
+from kzoo import losses as losses_module, metrics as metrics_module
 from kzoo import optimizers as optimizers_module
 from kzoo.engine.trainers import get_trainer, loop
 from kzoo.engine.trainers import data as data_utils
@@ -32,6 +33,17 @@ class TrainingState(object):
         if self._layers is None:
             self._layers = list(loop._all_layers(self.model))
         return self._layers
+
+
+def _serialize(value, serialize_one):
+    """Names and configs of losses/metrics, keeping the list/dict structure."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return {k: _serialize(v, serialize_one) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_serialize(v, serialize_one) for v in value]
+    return serialize_one(value)
 
 
 def _keras1_args(kwargs, renames, where):
@@ -84,6 +96,23 @@ class TrainingMixin(object):
         self._training_state = TrainingState(self, compiled_loss, compiled_metrics,
                                              weighted_metrics)
         self.stop_training = False
+
+    @property
+    def _training_config(self):
+        """The Keras 2 ``training_config`` of a compiled model (what an ``.h5`` stores),
+        with the optimizer's current configuration."""
+        if getattr(self, '_training_state', None) is None:
+            return self.__dict__.get('_stored_training_config')
+        return {'optimizer_config': optimizers_module.serialize(self.optimizer),
+                'loss': _serialize(self.loss, losses_module.serialize),
+                'metrics': _serialize(self.metrics, metrics_module.serialize),
+                'weighted_metrics': _serialize(self.weighted_metrics, metrics_module.serialize),
+                'loss_weights': self.loss_weights,
+                'sample_weight_mode': self.sample_weight_mode}
+
+    @_training_config.setter
+    def _training_config(self, value):
+        self.__dict__['_stored_training_config'] = value
 
     def _require_compiled(self, what):
         get_trainer()
