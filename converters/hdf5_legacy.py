@@ -275,10 +275,12 @@ def save_model(model, path, include_optimizer=True):
             f.attrs['keras_version'] = np.bytes_(WRITE_KERAS_VERSION.encode())
             f.attrs['backend'] = np.bytes_(b'tensorflow')
             f.attrs['kzoo_version'] = np.bytes_(__version__.encode())
-            f.attrs['model_config'] = np.bytes_(to_json_text(config).encode('utf8'))
+            # A variable-length string lives on the global heap, so large configs
+            # (InceptionV3's is over 64 KiB) fit; tf.keras writes it the same way.
+            f.attrs['model_config'] = to_json_text(config)
             training = getattr(model, '_training_config', None)
             if include_optimizer and training:
-                f.attrs['training_config'] = np.bytes_(to_json_text(training).encode('utf8'))
+                f.attrs['training_config'] = to_json_text(training)
             write_weights_group(f.create_group('model_weights'), model)
 
 

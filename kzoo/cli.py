@@ -34,6 +34,10 @@ def main(argv=None):
     except KzooError as e:
         print('kzoo: error: %s' % e, file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `kzoo info big.h5 | head` closed our stdout: not an error of ours.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print('kzoo: interrupted', file=sys.stderr)
         return 130
