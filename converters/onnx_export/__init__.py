@@ -1,0 +1,35 @@
+"""ONNX export: one exporter per kzoo layer class, by family module.
+
+``to_onnx(model, path)`` writes a model and checks it with onnxruntime. Families:
+``core`` (Dense, Flatten, Reshape, ...), ``activations``, ``conv``, ``pooling``,
+``reshaping`` (padding, cropping, upsampling), ``normalization``, ``embeddings``,
+``merge``, ``attention``, ``recurrent``, ``wrappers``, and ``walk`` (nested models).
+A new layer's exporter goes in its family module, registered with
+:func:`~kzoo.converters.onnx_export.registry.exporter`.
+"""
+import importlib
+
+from kzoo.converters.onnx_export.registry import exportable_classes, exporter, find_exporter
+
+_FAMILIES = ('activations', 'core', 'conv', 'pooling', 'reshaping', 'normalization',
+             'embeddings', 'merge', 'attention', 'recurrent', 'wrappers', 'walk')
+_loaded = []
+
+
+def load_all():
+    """Import every family module (each registers its exporters)."""
+    if _loaded:
+        return
+    _loaded.append(True)
+    for name in _FAMILIES:
+        importlib.import_module('%s.%s' % (__name__, name))
+
+
+def to_onnx(model, path, **options):
+    from kzoo.converters.onnx_export.export import to_onnx as export
+    return export(model, path, **options)
+
+
+to_onnx.__doc__ = """Export a kzoo model to ONNX (see :func:`kzoo.converters.onnx_export.export.to_onnx`)."""
+
+__all__ = ['to_onnx', 'exporter', 'find_exporter', 'exportable_classes', 'load_all']

@@ -1,0 +1,241 @@
+"""The ONNX graph under construction: nodes, named values, weights, and how to write it.
+
+Nodes are kept as plain records until the end, so that names can still change (graph
+outputs take their layer's name). Weights are *producers*: a function returning the
+array in ONNX layout, called only while the file is written, one at a time, so that
+exporting holds no second copy of the model's weights. A weight is registered under
+a key (the kzoo variable and the transform applied to it): asking twice for the same
+key gives the same initializer, so shared layers store their weights once.
+
+>>> g = OnnxGraph(opset=17)
+>>> y = g.node('Relu', ['x'], name='act')[0]
+>>> g.nodes[0].op_type, g.nodes[0].name, y
+('Relu', 'act', 'act:0')
+"""
+import collections
+import os
+
+import numpy as np
+
+from kzoo.converters.onnx_export import proto
+
+Node = collections.namedtuple('Node', 'op_type inputs outputs name attributes domain')
+
+
+class Initializer(object):
+    """A weight or constant: shape and dtype known up front, data made on demand."""
+    __slots__ = ('name', 'dims', 'dtype', 'producer')
+
+    def __init__(self, name, dims, dtype, producer):
+        self.name, self.dims, self.dtype, self.producer = name, tuple(dims), np.dtype(dtype), \
+            producer
+
+    @property
+    def nbytes(self):
+        return int(np.prod(self.dims, dtype='int64')) * self.dtype.itemsize
+
+    def array(self):
+        value = np.asarray(self.producer())
+        if value.shape != self.dims or value.dtype != self.dtype:
+            raise AssertionError('initializer %s: producer gave %s %s, expected %s %s'
+                                 % (self.name, value.shape, value.dtype, self.dims, self.dtype))
+        return np.ascontiguousarray(value)
+
+
+class OnnxGraph(object):
+    """Nodes, initializers and unique names of one ONNX graph."""
+
+    def __init__(self, opset, name='kzoo'):
+        self.opset = int(opset)
+        self.name = name
+        self.nodes = []
+        self.initializers = collections.OrderedDict()
+        self.inputs, self.outputs = [], []   # (name, elem type, shape)
+        self._names = set()
+        self._keys = {}
+        self._small = {}
+
+    # ---- names --------------------------------------------------------------------------
+
+    def unique(self, base):
+        """``base`` if unused, else ``base_1``, ``base_2``, ..."""
+        base = base or 'v'
+        name, i = base, 0
+        while name in self._names:
+            i += 1
+            name = '%s_%d' % (base, i)
+        self._names.add(name)
+        return name
+
+    def free_name(self, base):
+        """What :meth:`unique` would return, without taking it (a layer's main node
+        takes its layer's name this way)."""
+        name, i = base, 0
+        while name in self._names:
+            i += 1
+            name = '%s_%d' % (base, i)
+        return name
+
+    def reserve(self, name):
+        if name in self._names:
+            raise ValueError('ONNX name %r is used twice' % name)
+        self._names.add(name)
+        return name
+
+    # ---- nodes --------------------------------------------------------------------------
+
+    def node(self, op_type, inputs, outputs=1, name=None, domain='', **attributes):
+        """Add a node; returns its output names. ``outputs`` is a count or a list of names;
+        ``name`` defaults to the op type (made unique)."""
+        name = self.unique(name or op_type)
+        if isinstance(outputs, int):
+            outputs = [self.unique('%s:%d' % (name, i)) for i in range(outputs)]
+        self.nodes.append(Node(op_type, list(inputs), list(outputs), name, attributes, domain))
+        return outputs
+
+    def op(self, op_type, *inputs, **attributes):
+        """One-output shorthand: ``g.op('Add', a, b)``; ``name=`` names the node."""
+        return self.node(op_type, list(inputs), 1, **attributes)[0]
+
+    # ---- constants and weights ------------------------------------------------------------
+
+    def const(self, value, dtype=None, name=None):
+        """A small constant (shape tensors, scalars); equal constants are stored once."""
+        array = np.asarray(value, dtype=dtype)
+        if array.dtype == np.float64 and dtype is None:
+            array = array.astype('float32')
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key in self._small:
+            return self._small[key]
+        init_name = self.unique(name or 'const')
+        self.initializers[init_name] = Initializer(init_name, array.shape, array.dtype,
+                                                   lambda a=array: a)
+        self._small[key] = init_name
+        return init_name
+
+    def ints(self, values):
+        return self.const(np.asarray(values, dtype='int64'))
+
+    def weight(self, key, name, dims, dtype, producer):
+        """A weight initializer made by ``producer()`` when the file is written; the same
+        ``key`` always gives the same initializer."""
+        if key in self._keys:
+            return self._keys[key]
+        init_name = self.unique(name)
+        self.initializers[init_name] = Initializer(init_name, dims, dtype, producer)
+        self._keys[key] = init_name
+        return init_name
+
+    def add_input(self, name, dtype, shape):
+        self.inputs.append((self.reserve(name), proto.elem_type(dtype), shape))
+        return name
+
+    def add_output(self, value_name, wanted, dtype, shape):
+        """Make ``value_name`` a graph output called ``wanted`` (renaming or copying)."""
+        wanted = self._free_output_name(wanted, value_name)
+        produced = [n for n in self.nodes if value_name in n.outputs]
+        graph_input = any(value_name == i[0] for i in self.inputs)
+        already_output = any(value_name == o[0] for o in self.outputs)
+        if wanted == value_name:
+            pass
+        elif produced and not graph_input and not already_output \
+                and value_name not in self.initializers:
+            self._rename(value_name, wanted)
+        else:
+            self.node('Identity', [value_name], [wanted], name=wanted)
+        self.outputs.append((wanted, proto.elem_type(dtype), shape))
+        return wanted
+
+    def _free_output_name(self, wanted, value_name):
+        if wanted == value_name:
+            return wanted
+        if wanted in self._names:
+            return self.unique(wanted)
+        self._names.add(wanted)
+        return wanted
+
+    def _rename(self, old, new):
+        for i, n in enumerate(self.nodes):
+            if old in n.inputs or old in n.outputs:
+                self.nodes[i] = n._replace(inputs=[new if x == old else x for x in n.inputs],
+                                           outputs=[new if x == old else x for x in n.outputs])
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def _core(self):
+        nodes = [proto.encode_node(n.op_type, n.inputs, n.outputs, n.name, n.attributes,
+                                   n.domain) for n in self.nodes]
+        inputs = [proto.encode_value_info(*i) for i in self.inputs]
+        outputs = [proto.encode_value_info(*o) for o in self.outputs]
+        return proto.graph_core(self.name, nodes, inputs, outputs)
+
+    def write(self, model_file, producer_version, data_file=None, data_location=None,
+              inline_limit=1024, doc=''):
+        """Write the model to the open binary file ``model_file``.
+
+        With ``data_file`` (an open binary file whose name, relative to the model, is
+        ``data_location``) every initializer over ``inline_limit`` bytes goes there,
+        at 4096-byte aligned offsets (so onnxruntime can map it); the rest stays inline.
+        Weights are produced and written one at a time.
+        """
+        header = proto.model_header(self.opset, ir_version(self.opset), 'kzoo',
+                                    producer_version, doc)
+        core = self._core()
+        plan = []
+        offset = 0
+        for init in self.initializers.values():
+            nbytes = init.nbytes
+            head = proto.tensor_header(init.name, init.dims, proto.elem_type(init.dtype))
+            if data_file is not None and nbytes > inline_limit:
+                offset = (offset + 4095) // 4096 * 4096
+                tail = proto.external_fields(data_location, offset, nbytes)
+                plan.append((init, head + tail, None, offset))
+                offset += nbytes
+            else:
+                prefix = proto.raw_data_prefix(nbytes)
+                plan.append((init, head + prefix, nbytes, None))
+        entries = []
+        graph_length = len(core)
+        for init, head, inline_bytes, _ in plan:
+            tensor_length = len(head) + (inline_bytes or 0)
+            entry_prefix = proto.len_prefix(5, tensor_length)
+            entries.append(entry_prefix)
+            graph_length += len(entry_prefix) + tensor_length
+        model_file.write(header)
+        model_file.write(proto.len_prefix(7, graph_length))
+        model_file.write(core)
+        for (init, head, inline_bytes, data_offset), entry_prefix in zip(plan, entries):
+            model_file.write(entry_prefix)
+            model_file.write(head)
+            array = init.array()
+            data = memoryview(_little_endian(array)).cast('B')
+            if inline_bytes is not None:
+                model_file.write(data)
+            else:
+                position = data_file.tell()
+                if position < data_offset:
+                    data_file.write(b'\0' * (data_offset - position))
+                data_file.write(data)
+            del array, data
+
+
+def _little_endian(array):
+    if array.dtype.byteorder == '>':
+        return array.astype(array.dtype.newbyteorder('<'))
+    return array
+
+
+def ir_version(opset):
+    """The IR version onnx pairs with ``opset`` (onnx.helper.VERSION_TABLE), without
+    importing onnx."""
+    table = ((13, 7), (15, 8), (19, 9), (21, 10), (23, 11), (24, 12), (25, 13), (28, 14))
+    version = 7
+    for first, ir in table:
+        if opset >= first:
+            version = ir
+    return version
+
+
+def data_file_name(model_path):
+    """``model.onnx`` -> ``model.onnx.data`` (beside the model)."""
+    return os.path.basename(os.fspath(model_path)) + '.data'
