@@ -13,11 +13,10 @@ import numpy as np
 from onnx.backend.base import Backend, BackendRep, namedtupledict
 
 from kzoo import backend as K
-from kzoo.engine.training import Model
 from kzoo.errors import ShapeError
 
 from . import load_model_proto
-from .importer import import_graph
+from .importer import finish_model, import_graph
 
 
 def run_model(model, arrays):
@@ -32,11 +31,12 @@ def run_model(model, arrays):
 class KzooBackendRep(BackendRep):
     """A prepared model: the kzoo model and the ONNX input and output names."""
 
-    def __init__(self, model, input_names, output_names, constants=None):
+    def __init__(self, model, input_names, output_names, constants=None, used_inputs=None):
         self.model = model
         self.input_names = input_names
         self.output_names = output_names
-        self.constants = constants  # outputs of a graph without inputs
+        self.constants = constants  # outputs when the graph computes only constants
+        self.used_inputs = input_names if used_inputs is None else used_inputs
 
     def run(self, inputs, **kwargs):
         if isinstance(inputs, dict):
@@ -50,7 +50,8 @@ class KzooBackendRep(BackendRep):
         if self.constants is not None:
             outputs = [np.asarray(c) for c in self.constants]
         else:
-            outputs = run_model(self.model, inputs)
+            by_name = dict(zip(self.input_names, inputs))
+            outputs = run_model(self.model, [by_name[n] for n in self.used_inputs])
         return namedtupledict('Outputs', self.output_names)(*outputs)
 
 
@@ -65,15 +66,13 @@ class KzooBackend(Backend):
     def prepare(cls, model, device='CPU', data_format='channels_first', **kwargs):
         proto, label = load_model_proto(model)
         ctx, inputs, outputs = import_graph(proto, data_format=data_format, where=label)
-        initializers = {t.name for t in proto.graph.initializer}
-        input_names = [i.name for i in proto.graph.input if i.name not in initializers]
+        input_names = [n for n, _ in inputs]
         output_names = [o.name for o in proto.graph.output]
-        if not inputs:
+        if all(v.is_const for v in outputs):
             return KzooBackendRep(None, input_names, output_names,
                                   constants=[v.const for v in outputs])
-        tensors = [ctx.anchored_constant(v).tensor if v.is_const else v.tensor for v in outputs]
-        return KzooBackendRep(Model(inputs=inputs, outputs=tensors, name='onnx_model'),
-                              input_names, output_names)
+        model, used = finish_model(ctx, inputs, outputs, 'onnx_model')
+        return KzooBackendRep(model, input_names, output_names, used_inputs=used)
 
     @classmethod
     def run_model(cls, model, inputs, device='CPU', **kwargs):

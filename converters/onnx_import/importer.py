@@ -19,6 +19,7 @@ import numpy as np
 
 from kzoo.engine.base_layer import Layer
 from kzoo.engine.input_layer import Input
+from kzoo.engine.network import get_source_inputs
 from kzoo.engine.training import Model
 from kzoo.errors import ConversionError, FileFormatError
 
@@ -31,6 +32,11 @@ from .registry import canonical_domain, find_handler
 SPATIAL_OPS = ('Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool',
                'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN',
                'Resize', 'Upsample', 'DepthToSpace', 'SpaceToDepth')
+
+
+# element types kzoo computes with (no bfloat16, float8, 4-bit, string or complex)
+DTYPES = ('float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8',
+          'uint16', 'uint32', 'uint64', 'bool')
 
 
 class Value(object):
@@ -162,7 +168,7 @@ class ImportContext(object):
                 return known
         return np.dtype(fallback)
 
-    def generic(self, cls, operands, layout='cf', suffix='', dtypes=None, **config):
+    def generic(self, cls, operands, out_layout='cf', suffix='', dtypes=None, **config):
         """Outputs (a list of Values) of an :class:`OnnxLayer` on ``operands`` (Values or
         None, in ONNX input order); folded when every operand is a constant."""
         present = [v for v in operands if v is not None]
@@ -171,7 +177,7 @@ class ImportContext(object):
             layer = cls(operands=[None if v is None else 'input' for v in operands],
                         name='fold', **config)
             arrays = layer.evaluate([None if v is None else v.const for v in operands])
-            return [Value(const=a, layout=layout) for a in arrays]
+            return [Value(const=a, layout=out_layout) for a in arrays]
         specs, constants, tensors = [], {}, []
         for i, v in enumerate(operands):
             if v is None:
@@ -192,26 +198,26 @@ class ImportContext(object):
         values = []
         for i, t in enumerate(outputs):
             fallback = dtypes[i] if dtypes is not None and i < len(dtypes) else first_dtype
-            values.append(Value(tensor=t, dtype=self.output_dtype(i, fallback), layout=layout))
+            values.append(Value(tensor=t, dtype=self.output_dtype(i, fallback), layout=out_layout))
         return values
 
     def one(self, cls, operands, **options):
         return self.generic(cls, operands, **options)[0]
 
-    def keras(self, layer, inputs, layout='cf', dtype=None):
+    def keras(self, layer, inputs, out_layout='cf', dtype=None):
         """Outputs (a list of Values) of a kzoo layer called on ``inputs`` (Values)."""
         if all(v.is_const for v in inputs):
             arrays = [v.const for v in inputs]
             out = layer(arrays[0] if len(arrays) == 1 else arrays)
             out = out if isinstance(out, list) else [out]
-            return [Value(const=np.asarray(o), layout=layout) for o in out]
+            return [Value(const=np.asarray(o), layout=out_layout) for o in out]
         if any(v.is_const for v in inputs):
             raise self.node.fail('internal error: a Keras layer got a constant input')
         tensors = [v.tensor for v in inputs]
         out = layer(tensors[0] if len(tensors) == 1 else tensors)
         out = out if isinstance(out, list) else [out]
         dtype = np.dtype(dtype or inputs[0].dtype)
-        return [Value(tensor=t, dtype=self.output_dtype(i, dtype), layout=layout)
+        return [Value(tensor=t, dtype=self.output_dtype(i, dtype), layout=out_layout)
                 for i, t in enumerate(out)]
 
     def const(self, value, dtype=None):
@@ -304,8 +310,8 @@ def _feeds_spatial_op(graph, name):
 
 
 def import_graph(model, data_format='channels_first', where='ONNX model'):
-    """``(context, input tensors, output Values)`` of an ONNX ``ModelProto`` whose
-    tensors are resolved."""
+    """``(context, [(input name, tensor)], output Values)`` of an ONNX ``ModelProto``
+    whose tensors are resolved."""
     import onnx
     graph = model.graph
     opsets = {canonical_domain(o.domain): o.version for o in model.opset_import}
@@ -334,17 +340,18 @@ def import_graph(model, data_format='channels_first', where='ONNX model'):
         except Exception:  # noqa: BLE001
             raise ConversionError('%s: input %r has an unsupported element type %d'
                                   % (where, info.name, info.type.tensor_type.elem_type)) from None
-        if dtype.kind in 'OSUV':
+        if dtype.name not in DTYPES:
             raise ConversionError('%s: input %r has element type %s, which kzoo does not '
-                                  'compute with' % (where, info.name, dtype))
+                                  'compute with (supported: %s)'
+                                  % (where, info.name, dtype, ', '.join(DTYPES)))
         layout = 'cf'
         if data_format == 'channels_last' and 3 <= len(shape) <= 5 and _feeds_spatial_op(
                 graph, info.name):
             shape, layout = tuple(shape[i] for i in cf_to_cl(len(shape))), 'cl'
         tensor = Input(batch_shape=shape, dtype=dtype.name, name=ctx.unique_name(info.name))
         ctx.values[info.name] = Value(tensor=tensor, dtype=dtype, layout=layout)
-        inputs.append(tensor)
-    ctx.anchor = inputs[0] if inputs else None
+        inputs.append((info.name, tensor))
+    ctx.anchor = inputs[0][1] if inputs else None
 
     for proto in graph.node:
         node = Node(proto, opsets.get(canonical_domain(proto.domain), 1), where)
@@ -381,15 +388,23 @@ def import_graph(model, data_format='channels_first', where='ONNX model'):
     return ctx, inputs, outputs
 
 
+def finish_model(ctx, inputs, outputs, name):
+    """``(Model, names of its ONNX inputs)``: constant outputs get a layer, and graph
+    inputs no output depends on are left out (a kzoo model's inputs must be used)."""
+    if not inputs:
+        raise ConversionError('%s: the graph has no inputs, so it computes only constants; '
+                              'there is nothing for a kzoo model to compute' % ctx.where)
+    tensors = [ctx.anchored_constant(v).tensor if v.is_const else v.tensor for v in outputs]
+    used = {id(t) for t in get_source_inputs(tensors)}
+    kept = [(n, t) for n, t in inputs if id(t) in used]
+    model = Model(inputs=[t for _, t in kept], outputs=tensors, name=ctx.unique_name(name))
+    return model, [n for n, _ in kept]
+
+
 def build_model(model, data_format='channels_first', where='ONNX model', name=None):
     """The kzoo ``Model`` of an ONNX ``ModelProto`` whose tensors are resolved."""
     ctx, inputs, outputs = import_graph(model, data_format, where)
-    if not inputs:
-        raise ConversionError('%s: the graph has no inputs, so it computes only constants; '
-                              'there is nothing for a kzoo model to compute' % where)
-    tensors = [ctx.anchored_constant(v).tensor if v.is_const else v.tensor for v in outputs]
-    return Model(inputs=inputs, outputs=tensors,
-                 name=ctx.unique_name(name or model.graph.name or 'onnx_model'))
+    return finish_model(ctx, inputs, outputs, name or model.graph.name or 'onnx_model')[0]
 
 
-__all__ = ['build_model', 'import_graph', 'ImportContext', 'Value', 'Node', 'SPATIAL_OPS', 'is_flat']
+__all__ = ['DTYPES', 'build_model', 'import_graph', 'finish_model', 'ImportContext', 'Value', 'Node', 'SPATIAL_OPS', 'is_flat']

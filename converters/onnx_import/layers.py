@@ -11,7 +11,7 @@ input: ``'input'``, ``{'value': [...], 'dtype': 'int64'}``,
 imported model saves and reloads like any other kzoo model.
 
 Subclasses implement ``compute(operands)`` (backend tensors, ``None`` when absent)
-and ``output_shape(infos)`` (:class:`Operand` objects with the shape and, when known
+and ``infer_shape(infos)`` (:class:`Operand` objects with the shape and, when known
 without running the graph, the value), returning ``None`` for dimensions that depend
 on data.
 
@@ -203,12 +203,12 @@ class OnnxLayer(Layer):
         return infos
 
     def compute_output_shape(self, input_shape):
-        shapes = self.output_shape(self.operand_infos(input_shape))
+        shapes = self.infer_shape(self.operand_infos(input_shape))
         if isinstance(shapes, list):
             return [tuple(s) for s in shapes]
         return tuple(shapes)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         raise NotImplementedError
 
     def compute_mask(self, inputs, mask=None):
@@ -241,7 +241,7 @@ class OnnxConstant(OnnxLayer):
     def compute(self, operands):
         return operands[1]
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return infos[1].shape
 
 
@@ -257,7 +257,7 @@ class OnnxCast(OnnxLayer):
     def compute(self, operands):
         return T.cast(operands[0], self.to)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return infos[0].shape
 
 
@@ -282,7 +282,7 @@ class OnnxDropout(OnnxLayer):
             keep, y = T.full(K.int_shape(x), True, 'bool'), x
         return [y, keep] if self.with_mask else y
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return [infos[0].shape, infos[0].shape] if self.with_mask else infos[0].shape
 
 
@@ -301,7 +301,7 @@ class OnnxIdentity(OnnxLayer):
             return [x, T.full(K.int_shape(x), True, 'bool')]
         return x
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return [infos[0].shape, infos[0].shape] if self.with_mask else infos[0].shape
 
 
@@ -328,7 +328,7 @@ class OnnxShape(OnnxLayer):
         start, end = self._range(len(shape))
         return T.tensor(np.asarray(shape[start:end], 'int64'))
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         start, end = self._range(infos[0].rank)
         return (end - start,)
 
@@ -365,7 +365,7 @@ class OnnxReshape(OnnxLayer):
         x = operands[0]
         return T.reshape(x, self.target(K.int_shape(x), ints(operands[1])))
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[1].ints()
         if shape is None:
             return (None,) * int(infos[1].shape[0])
@@ -393,7 +393,7 @@ class OnnxFlatten(OnnxLayer):
         x = operands[0]
         return T.reshape(x, self._shape(K.int_shape(x)))
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return self._shape(infos[0].shape)
 
 
@@ -413,9 +413,17 @@ class OnnxTranspose(OnnxLayer):
         x = operands[0]
         return K.permute_dimensions(x, self._perm(K.ndim(x)))
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         return tuple(shape[p] for p in self._perm(len(shape)))
+
+
+def _count(info, layer):
+    """How many axes a computed axes operand lists (its static length)."""
+    if info.shape is None or len(info.shape) > 1 or (info.shape and info.shape[0] is None):
+        raise ShapeError('%s: the number of axes computed at run time must be known; got an '
+                         'axes operand of shape %s' % (layer.where(), info.shape))
+    return int(info.shape[0]) if info.shape else 1
 
 
 @register_layer()
@@ -433,12 +441,11 @@ class OnnxSqueeze(OnnxLayer):
         axes = self._axes(shape, ints(operands[1]) if len(operands) > 1 else None)
         return T.reshape(x, [d for i, d in enumerate(shape) if i not in axes])
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         axes_info = infos[1] if len(infos) > 1 and infos[1].present else None
         if axes_info is not None and axes_info.value is None:
-            raise ShapeError('%s: squeeze axes computed at run time are not supported'
-                             % self.where())
+            return (None,) * (len(shape) - _count(axes_info, self))
         if axes_info is None and not known(shape):
             raise ShapeError('%s: Squeeze without axes needs a known input shape, got %s'
                              % (self.where(), shape))
@@ -462,10 +469,9 @@ class OnnxUnsqueeze(OnnxLayer):
         x = operands[0]
         return T.reshape(x, self._shape(K.int_shape(x), ints(operands[1])))
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         if infos[1].value is None:
-            raise ShapeError('%s: unsqueeze axes computed at run time are not supported'
-                             % self.where())
+            return (None,) * (len(infos[0].shape) + _count(infos[1], self))
         return tuple(self._shape(infos[0].shape, infos[1].ints()))
 
 
@@ -483,7 +489,7 @@ class OnnxConcat(OnnxLayer):
         axis = normalize_axis(self.axis, K.ndim(xs[0]), self.where())
         return K.concatenate(xs, axis=axis)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shapes = [i.shape for i in infos if i.present]
         rank = len(shapes[0])
         axis = normalize_axis(self.axis, rank, self.where())
@@ -523,7 +529,7 @@ class OnnxSplit(OnnxLayer):
             start += size
         return outputs
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         axis = normalize_axis(self.axis, len(shape), self.where())
         split = infos[1].ints() if len(infos) > 1 and infos[1].present else None
@@ -573,7 +579,7 @@ class OnnxSlice(OnnxLayer):
                 x = T.slice_axis(x, axis, start, end, st)
         return x
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         infos = (list(infos) + [Operand(None, present=False)] * 4)[:5]
         shape = list(infos[0].shape)
         starts, ends, axes, steps = [i.ints() if i.present else None for i in infos[1:5]]
@@ -615,7 +621,7 @@ class OnnxGather(OnnxLayer):
         index = np.where(index < 0, index + dim, index)
         return T.take(x, index, axis)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         axis = normalize_axis(self.axis, len(shape), self.where())
         return shape[:axis] + tuple(infos[1].shape) + shape[axis + 1:]
@@ -629,7 +635,7 @@ class OnnxTile(OnnxLayer):
         x, repeats = operands
         return K.tile(x, ints(repeats)) if K.ndim(x) else x
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         repeats = infos[1].ints()
         if repeats is None:
             return (None,) * len(infos[0].shape)
@@ -645,7 +651,7 @@ class OnnxExpand(OnnxLayer):
         target = broadcast_shapes(K.int_shape(x), tuple(ints(shape)))
         return T.broadcast_to(x, target)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[1].ints()
         if shape is None:
             return (None,) * max(len(infos[0].shape), int(infos[1].shape[0]))
@@ -664,7 +670,7 @@ class OnnxConstantOfShape(OnnxLayer):
     def compute(self, operands):
         return T.full(ints(operands[0]), self.value, self.value_dtype)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].ints()
         return (None,) * int(infos[0].shape[0]) if shape is None else tuple(shape)
 
@@ -703,7 +709,7 @@ class OnnxPad(OnnxLayer):
                                            self.mode), axis)
         return x
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         infos = (list(infos) + [Operand(None, present=False)] * 4)[:4]
         shape = infos[0].shape
         pads = infos[1].ints()
@@ -762,7 +768,7 @@ class OnnxDepthToSpace(OnnxLayer):
             y = T.reshape(y, (n, c // (b * b), h * b, w * b))
         return K.permute_dimensions(y, (0, 2, 3, 1)) if last else y
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         b = self.blocksize
         last = self.data_format == 'channels_last'
@@ -775,7 +781,7 @@ class OnnxDepthToSpace(OnnxLayer):
         return (n, h, w, c) if last else (n, c, h, w)
 
 
-__all__ = ['OnnxLayer', 'Operand', 'operand_spec', 'OnnxConstant', 'OnnxCast', 'OnnxDropout', 'OnnxIdentity',
+__all__ = ['OnnxLayer', 'Operand', 'operand_spec', 'known', 'OnnxConstant', 'OnnxCast', 'OnnxDropout', 'OnnxIdentity',
            'OnnxShape', 'OnnxReshape', 'OnnxFlatten', 'OnnxTranspose', 'OnnxSqueeze',
            'OnnxUnsqueeze', 'OnnxConcat', 'OnnxSplit', 'OnnxSlice', 'OnnxGather', 'OnnxTile',
            'OnnxExpand', 'OnnxConstantOfShape', 'OnnxPad', 'OnnxDepthToSpace']

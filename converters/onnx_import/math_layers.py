@@ -15,7 +15,7 @@ from kzoo.errors import ConfigError, ShapeError
 from kzoo.utils.generic_utils import Registry
 
 from . import tensor_ops as T
-from .layers import OnnxLayer, broadcast_shapes, ints, normalize_axis, scalar
+from .layers import OnnxLayer, _count, broadcast_shapes, ints, normalize_axis, scalar
 
 # ---- element-wise functions of several tensors -------------------------------------------
 
@@ -156,7 +156,7 @@ class OnnxElementwise(OnnxLayer):
             return out if self.op in _BOOLEAN_RESULT else T.narrow(out, dtype)
         return self._fn(xs, self)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return broadcast_shapes(*[i.shape for i in infos if i.present])
 
 
@@ -341,7 +341,7 @@ class OnnxUnary(OnnxLayer):
         y = self._fn(x, self.attributes)
         return T.narrow(y, dtype) if self.op != 'Not' else y
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return infos[0].shape
 
 
@@ -359,7 +359,7 @@ class OnnxClip(OnnxLayer):
             x = K.minimum(x, T.cast(high, dtype))
         return x
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return infos[0].shape
 
 
@@ -383,8 +383,20 @@ class OnnxSoftmax(OnnxLayer):
         rows = int(np.prod(shape[:axis], dtype='int64'))
         return T.reshape(fn(T.reshape(x, (rows, -1)), axis=-1), shape)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return infos[0].shape
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == 'f' else (False if dtype.kind == 'b' else np.iinfo(dtype).min)
+
+
+def _highest(dtype):
+    return np.inf if dtype.kind == 'f' else (True if dtype.kind == 'b' else np.iinfo(dtype).max)
+
+
+_EMPTY = {'sum': lambda d: 0, 'prod': lambda d: 1, 'mean': lambda d: np.nan,
+          'max': _lowest, 'min': _highest}
 
 
 @register_layer()
@@ -410,15 +422,22 @@ class OnnxReduce(OnnxLayer):
         axes = self._axes(K.ndim(x), ints(operands[1]) if len(operands) > 1 else None)
         if axes is None:
             return x
+        shape = K.int_shape(x)
+        if any(shape[a] == 0 for a in axes):  # empty: the reduction's identity
+            out = [1 if i in axes else d for i, d in enumerate(shape)] if self.keepdims else [
+                d for i, d in enumerate(shape) if i not in axes]
+            return T.full(out, _EMPTY[self.kind](T.dtype_of(x)), T.dtype_of(x))
         return T.reduce(self.kind, x, axes, bool(self.keepdims))
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         if len(infos) > 1 and infos[1].present and infos[1].value is None:
             if self.keepdims:
                 return (None,) * len(shape)
-            raise ShapeError('%s: reduction axes computed at run time need keepdims=1 (the '
-                             'output rank would be unknown)' % self.where())
+            count = _count(infos[1], self)
+            if count == 0:
+                return shape if self.noop_with_empty_axes else ()
+            return (None,) * (len(shape) - count)
         axes = self._axes(len(shape), infos[1].ints() if len(infos) > 1 and infos[1].present
                           else None)
         if axes is None:
@@ -435,7 +454,7 @@ class OnnxMatMul(OnnxLayer):
     def compute(self, operands):
         return T.matmul(operands[0], operands[1])
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         a, b = infos[0].shape, infos[1].shape
         if len(a) == 1 and len(b) == 1:
             return ()
@@ -470,7 +489,7 @@ class OnnxGemm(OnnxLayer):
             y = y + (c * self.beta if self.beta != 1.0 else c)
         return y
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         a, b = infos[0].shape, infos[1].shape
         if len(a) != 2 or len(b) != 2:
             raise ShapeError('%s: Gemm needs 2-D A and B, got shapes %s and %s'

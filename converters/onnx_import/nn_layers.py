@@ -133,7 +133,7 @@ class OnnxConv(_Windowed):
             y = K.bias_add(y, b, self.data_format)
         return y
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape, wshape = infos[0].shape, infos[1].shape
         sizes, kernel, strides, dilations, pairs = self.geometry(shape, wshape[2:])
         spatial = [window_output(*args) for args in zip(sizes, kernel, strides, dilations,
@@ -145,15 +145,16 @@ class OnnxConv(_Windowed):
 
 @register_layer()
 class OnnxConvTranspose(_Windowed):
-    """``ConvTranspose`` (any ``group``, ``output_padding``, ``output_shape``)."""
-    config_fields = _Windowed.config_fields + ('group', 'output_padding', 'output_shape')
+    """``ConvTranspose`` (any ``group``, ``output_padding``; ONNX's ``output_shape``
+    attribute is ``target_shape``)."""
+    config_fields = _Windowed.config_fields + ('group', 'output_padding', 'target_shape')
 
-    def __init__(self, group=1, output_padding=None, output_shape=None, **kwargs):
+    def __init__(self, group=1, output_padding=None, target_shape=None, **kwargs):
         _Windowed.__init__(self, **kwargs)
         self.group = int(group)
         self.output_padding = None if output_padding is None else [int(p) for p in
                                                                    output_padding]
-        self.output_shape = None if output_shape is None else [int(p) for p in output_shape]
+        self.target_shape = None if target_shape is None else [int(p) for p in target_shape]
 
     def _crop(self, sizes, kernel):
         """(full size, (crop before, extend after)) per spatial axis."""
@@ -164,9 +165,9 @@ class OnnxConvTranspose(_Windowed):
         full = [None if i is None else s * (i - 1) + d * (k - 1) + 1
                 for i, k, s, d in zip(sizes, kernel, strides, dilations)]
         if self.pads is None and self.auto_pad in ('SAME_UPPER', 'SAME_LOWER') or (
-                self.output_shape is not None and not self.pads):
+                self.target_shape is not None and not self.pads):
             pairs = []
-            wanted = self.output_shape[-n:] if self.output_shape is not None else [
+            wanted = self.target_shape[-n:] if self.target_shape is not None else [
                 None if i is None else i * s for i, s in zip(sizes, strides)]
             for f, p, w in zip(full, out_pad, wanted):
                 if f is None or w is None:
@@ -207,7 +208,7 @@ class OnnxConvTranspose(_Windowed):
             y = K.bias_add(y, b, self.data_format)
         return y
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape, wshape = infos[0].shape, infos[1].shape
         rank = len(shape)
         sizes = [shape[a] for a in spatial_axes(rank, self.data_format)]
@@ -337,7 +338,7 @@ class OnnxPool(_Windowed):
                 index = K.switch(better, candidate, index)
         return [best, index]
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         sizes, kernel, strides, dilations, pairs, outs = self._plan(shape)
         rank = len(shape)
@@ -361,7 +362,7 @@ class OnnxGlobalPool(OnnxLayer):
         axes = spatial_axes(K.ndim(x), self.data_format)
         return T.reduce('mean' if self.kind == 'avg' else 'max', x, axes, True)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         axes = spatial_axes(len(shape), self.data_format)
         return tuple(1 if i in axes else d for i, d in enumerate(shape))
@@ -413,7 +414,7 @@ class OnnxBatchNormalization(OnnxLayer):
         inv = _per_channel(scale, rank, f) / K.sqrt(_per_channel(var, rank, f) + self.epsilon)
         return (x - _per_channel(mean, rank, f)) * inv + _per_channel(bias, rank, f)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         if self.training_mode:
             return [infos[0].shape, infos[3].shape, infos[4].shape]
         return infos[0].shape
@@ -438,7 +439,7 @@ class OnnxInstanceNormalization(OnnxLayer):
         return y * _per_channel(scale, rank, self.data_format) + _per_channel(
             bias, rank, self.data_format)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return infos[0].shape
 
 
@@ -465,7 +466,7 @@ class OnnxLayerNormalization(OnnxLayer):
             y = y + bias
         return [y, mean, inv_std][:self.num_outputs]
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         axis = normalize_axis(self.axis, len(shape), self.where())
         stats = shape[:axis] + (1,) * (len(shape) - axis)
@@ -500,7 +501,7 @@ class OnnxLRN(OnnxLayer):
             total = piece if total is None else total + piece
         return x / K.pow(self.bias + (self.alpha / self.size) * total, self.beta)
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         return infos[0].shape
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .common import const_ints, pass_through
-from .importer import Value
+from .importer import DTYPES, Value
 from .layers import OnnxCast, OnnxConstantOfShape, OnnxDropout, OnnxShape
 from .registry import onnx_op
 
@@ -34,30 +34,31 @@ def dropout(ctx, node, inputs):
     if training is None or (training.is_const and not bool(np.asarray(training.const).any())):
         if not with_mask:
             return [x]
-        mask = Value(const=np.ones(x.shape, 'bool'), layout=x.layout) if x.is_const else None
+        mask = Value(const=np.ones(x.shape, 'bool'), out_layout=x.layout) if x.is_const else None
         if mask is not None:
             return [x, mask]
-        out = ctx.generic(OnnxDropout, [x], layout=x.layout, with_mask=True,
+        out = ctx.generic(OnnxDropout, [x], out_layout=x.layout, with_mask=True,
                           dtypes=[x.dtype, np.dtype('bool')])
         return out
-    return ctx.generic(OnnxDropout, [x, ratio, training], layout=x.layout,
+    return ctx.generic(OnnxDropout, [x, ratio, training], out_layout=x.layout,
                        ratio=node.attr('ratio', 0.5), with_mask=with_mask,
                        seed=node.attr('seed'), dtypes=[x.dtype, np.dtype('bool')])
 
 
-@onnx_op('Cast', 1, 6, 9, 13, 19, 21, 23, 24, 25, layout_aware=True)
+@onnx_op('Cast', 1, 6, 9, 13, 19, 21, 23, 24, 25, 28, layout_aware=True)
 def cast(ctx, node, inputs):
     import onnx
     to = node.attr('to')
     if isinstance(to, str):  # opset 1 spelled the type by name
         to = getattr(onnx.TensorProto, to.upper())
     dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(to))
-    if dtype.kind in 'OSUV':
-        raise node.fail('casting to %s is not supported' % dtype)
+    if dtype.name not in DTYPES:
+        raise node.fail('casting to %s is not supported (kzoo computes with %s)'
+                        % (dtype, ', '.join(DTYPES)))
     x = inputs[0]
     if x.dtype == dtype:
         return [x]
-    return ctx.generic(OnnxCast, [x], layout=x.layout, to=dtype.name, dtypes=[dtype])
+    return ctx.generic(OnnxCast, [x], out_layout=x.layout, to=dtype.name, dtypes=[dtype])
 
 
 @onnx_op('Shape', 1, 13, 15, 19, 21, 23, 24, 25, layout_aware=True)

@@ -74,15 +74,15 @@ def conv(ctx, node, inputs):
                 x = ctx.one(OnnxPad, [x, Value(const=np.asarray(
                     [p[0] for p in full_pairs(pairs, x.rank, data_format)]
                     + [p[1] for p in full_pairs(pairs, x.rank, data_format)], 'int64'))],
-                    layout=x.layout, suffix='_pad')
+                    out_layout=x.layout, suffix='_pad')
             kernel = np.transpose(w.const, list(range(2, n + 2)) + [1, 0])
             weights = [kernel] + ([b.const.astype('float32')] if b is not None else [])
             layer = CONV[n](int(w.shape[0]), tuple(kernel_size), strides=tuple(strides),
                             padding=padding, data_format=data_format,
                             dilation_rate=tuple(dilations), groups=node.attr('group', 1),
                             use_bias=b is not None, weights=weights, name=ctx.layer_name())
-            return ctx.keras(layer, [x], layout=x.layout)
-    return ctx.generic(OnnxConv, [x, ctx.to_cf(w), ctx.to_cf(b)], layout=x.layout,
+            return ctx.keras(layer, [x], out_layout=x.layout)
+    return ctx.generic(OnnxConv, [x, ctx.to_cf(w), ctx.to_cf(b)], out_layout=x.layout,
                        group=node.attr('group', 1), data_format=data_format,
                        **_window_attrs(node, n))
 
@@ -95,7 +95,7 @@ def conv_transpose(ctx, node, inputs):
     n = (w.rank - 2) if w is not None else None
     attrs = dict(_window_attrs(node, n), group=node.attr('group', 1),
                  output_padding=node.attr('output_padding'),
-                 output_shape=node.attr('output_shape'), data_format=data_format)
+                 target_shape=node.attr('output_shape'), data_format=data_format)
     keras_ok = (not x.is_const and w.is_const and (b is None or b.is_const)
                 and n in CONV_TRANSPOSE and attrs['group'] == 1 and x.dtype == np.float32
                 and w.dtype == np.float32)
@@ -111,12 +111,12 @@ def conv_transpose(ctx, node, inputs):
                 padding='valid', output_padding=(0,) * n, data_format=data_format,
                 dilation_rate=tuple(probe.dilations or [1] * n), use_bias=b is not None,
                 weights=weights, name=ctx.layer_name())
-            y = ctx.keras(layer, [x], layout=x.layout)[0]
+            y = ctx.keras(layer, [x], out_layout=x.layout)[0]
             if any(c != (0, 0) for c in crops):
                 pairs = full_pairs(crops, x.rank, data_format)
                 pads = Value(const=np.asarray([p[0] for p in pairs] + [p[1] for p in pairs],
                                               'int64'))
-                y = ctx.one(OnnxPad, [y, pads], layout=x.layout, suffix='_crop')
+                y = ctx.one(OnnxPad, [y, pads], out_layout=x.layout, suffix='_crop')
             return [y]
-    return ctx.generic(OnnxConvTranspose, [x, ctx.to_cf(w), ctx.to_cf(b)], layout=x.layout,
+    return ctx.generic(OnnxConvTranspose, [x, ctx.to_cf(w), ctx.to_cf(b)], out_layout=x.layout,
                        **attrs)

@@ -36,7 +36,7 @@ def legacy_broadcast(ctx, node, a, b):
 def elementwise(ctx, node, inputs, op, dtype=None):
     values = [v for v in inputs if v is not None]
     if ctx.data_format == 'channels_last' and broadcastable_to_cl(ctx, node, values):
-        return ctx.generic(OnnxElementwise, to_cl_operands(ctx, values), layout='cl', op=op,
+        return ctx.generic(OnnxElementwise, to_cl_operands(ctx, values), out_layout='cl', op=op,
                            dtypes=None if dtype is None else [dtype])
     return ctx.generic(OnnxElementwise, [ctx.to_cf(v) for v in values], op=op,
                        dtypes=None if dtype is None else [dtype])
@@ -131,10 +131,10 @@ def unary(ctx, node, inputs):
     x = inputs[0]
     name = _keras_activation(node, x)
     if name is not None and not x.is_const:
-        return ctx.keras(Activation(name, name=ctx.layer_name()), [x], layout=x.layout)
+        return ctx.keras(Activation(name, name=ctx.layer_name()), [x], out_layout=x.layout)
     attributes = {k: v for k, v in node.attrs.items() if isinstance(v, (int, float, str))
                   and k != 'consumed_inputs'}
-    return ctx.generic(OnnxUnary, [x], layout=x.layout, op=node.op_type, attributes=attributes)
+    return ctx.generic(OnnxUnary, [x], out_layout=x.layout, op=node.op_type, attributes=attributes)
 
 
 for _op, _versions in (('Relu', (1, 6, 13, 14)), ('LeakyRelu', (1, 6, 16)),
@@ -146,7 +146,7 @@ for _op, _versions in (('Relu', (1, 6, 13, 14)), ('LeakyRelu', (1, 6, 16)),
                        ('Floor', (1, 6, 13)), ('Ceil', (1, 6, 13)), ('Sign', (9, 13)),
                        ('Erf', (9, 13)), ('Sin', (7, 22)), ('Cos', (7, 22)),
                        ('HardSwish', (14, 22)), ('Mish', (18, 22)), ('Gelu', (20,)),
-                       ('Celu', (12,)), ('ThresholdedRelu', (10, 22)), ('Shrink', (9,)),
+                       ('Celu', (12, 28)), ('ThresholdedRelu', (10, 22)), ('Shrink', (9,)),
                        ('Not', (1,))):
     onnx_op(_op, *_versions, layout_aware=True)(unary)
 
@@ -164,7 +164,7 @@ def clip(ctx, node, inputs):
     operands = [x, low, high]
     if any(v is not None and not v.is_const and v.layout != 'cf' for v in operands[1:]):
         operands = [ctx.to_cf(v) for v in operands]
-    return ctx.generic(OnnxClip, operands, layout=operands[0].layout)
+    return ctx.generic(OnnxClip, operands, out_layout=operands[0].layout)
 
 
 def softmax(ctx, node, inputs, log):
@@ -173,10 +173,10 @@ def softmax(ctx, node, inputs, log):
     axis = node.attr('axis', 1 if legacy else -1)
     rank = x.rank
     if x.layout == 'cl' and not legacy:
-        return ctx.generic(OnnxSoftmax, [x], layout='cl', axis=cl_axis(axis, rank), log=log)
+        return ctx.generic(OnnxSoftmax, [x], out_layout='cl', axis=cl_axis(axis, rank), log=log)
     if x.layout == 'cl' and legacy and axis % rank == 1:
         # the 2-D view holds all of each sample: the same set in either layout
-        return ctx.generic(OnnxSoftmax, [x], layout='cl', axis=1, log=log, coerce_2d=True)
+        return ctx.generic(OnnxSoftmax, [x], out_layout='cl', axis=1, log=log, coerce_2d=True)
     x = ctx.to_cf(x)
     coerce = legacy and axis % max(rank, 1) != rank - 1
     return ctx.generic(OnnxSoftmax, [x], axis=axis, log=log, coerce_2d=coerce)

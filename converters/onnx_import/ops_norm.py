@@ -21,7 +21,7 @@ def batch_normalization(ctx, node, inputs):
     else:
         x = ctx.to_cf(x)
     params = [ctx.to_cf(p) for p in params]
-    outputs = ctx.generic(OnnxBatchNormalization, [x] + params, layout=x.layout,
+    outputs = ctx.generic(OnnxBatchNormalization, [x] + params, out_layout=x.layout,
                           epsilon=node.attr('epsilon', 1e-5), momentum=node.attr('momentum', 0.9),
                           training_mode=int(training), data_format=data_format_of(x))
     for extra in outputs[1:]:
@@ -33,7 +33,7 @@ def batch_normalization(ctx, node, inputs):
 def instance_normalization(ctx, node, inputs):
     x = spatial_input(ctx, inputs[0])
     return ctx.generic(OnnxInstanceNormalization, [x] + [ctx.to_cf(v) for v in inputs[1:3]],
-                       layout=x.layout, epsilon=node.attr('epsilon', 1e-5),
+                       out_layout=x.layout, epsilon=node.attr('epsilon', 1e-5),
                        data_format=data_format_of(x))
 
 
@@ -50,6 +50,6 @@ def layer_normalization(ctx, node, inputs):
 @onnx_op('LRN', 1, 13, layout_aware=True)
 def lrn(ctx, node, inputs):
     x = spatial_input(ctx, inputs[0])
-    return ctx.generic(OnnxLRN, [x], layout=x.layout, size=node.attr('size'),
+    return ctx.generic(OnnxLRN, [x], out_layout=x.layout, size=node.attr('size'),
                        alpha=node.attr('alpha', 1e-4), beta=node.attr('beta', 0.75),
                        bias=node.attr('bias', 1.0), data_format=data_format_of(x))

@@ -18,7 +18,7 @@ def _pool(ctx, node, inputs, kind):
                    count_include_pad=node.attr('count_include_pad', 0),
                    with_indices=with_indices, storage_order=node.attr('storage_order', 0),
                    data_format=data_format_of(x))
-    return ctx.generic(OnnxPool, [x], layout=x.layout, dtypes=[x.dtype, np.dtype('int64')],
+    return ctx.generic(OnnxPool, [x], out_layout=x.layout, dtypes=[x.dtype, np.dtype('int64')],
                        **options)
 
 
@@ -34,7 +34,7 @@ def average_pool(ctx, node, inputs):
 
 def _global(ctx, node, inputs, kind):
     x = spatial_input(ctx, inputs[0])
-    return ctx.generic(OnnxGlobalPool, [x], layout=x.layout, kind=kind,
+    return ctx.generic(OnnxGlobalPool, [x], out_layout=x.layout, kind=kind,
                        data_format=data_format_of(x))
 
 

@@ -31,7 +31,7 @@ def reduce(ctx, node, inputs):
         remaining = [a for a in range(rank) if a not in chosen]
         moved = Value(const=np.asarray([cl_axis(a, rank) for a in chosen], 'int64'))
         if keepdims:
-            return ctx.generic(OnnxReduce, [x, moved], layout='cl', kind=kind, keepdims=1)
+            return ctx.generic(OnnxReduce, [x, moved], out_layout='cl', kind=kind, keepdims=1)
         if remaining in ([], [0], [1], [0, 1]) and (values or not noop):
             return ctx.generic(OnnxReduce, [x, moved], kind=kind, keepdims=0)
     x = ctx.to_cf(x)

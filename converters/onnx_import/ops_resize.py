@@ -17,7 +17,7 @@ def _resize(ctx, node, x, roi, scales, sizes, **options):
     if x.layout == 'cl' and any(v is not None and not v.is_const for v in (roi, scales, sizes)):
         x = ctx.to_cf(x)
     operands = [x] + [ctx.to_cf(v) for v in (roi, scales, sizes)]
-    return ctx.generic(OnnxResize, operands, layout=x.layout, data_format=data_format_of(x),
+    return ctx.generic(OnnxResize, operands, out_layout=x.layout, data_format=data_format_of(x),
                        **options)
 
 

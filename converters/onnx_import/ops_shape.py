@@ -25,7 +25,7 @@ def _flatten_nhwc(ctx, node, x):
     perm = flat_permutation(cf_shape)
     layout = 'cf' if np.array_equal(perm, np.arange(len(perm))) else ('flat', perm)
     layer = Flatten(data_format='channels_last', name=ctx.layer_name())
-    return ctx.keras(layer, [x], layout=layout)[0]
+    return ctx.keras(layer, [x], out_layout=layout)[0]
 
 
 @onnx_op('Reshape', 1, 5, 13, 14, 19, 21, 23, 24, 25, layout_aware=True)
@@ -94,7 +94,7 @@ def concat(ctx, node, inputs):
         if all(v.rank == rank for v in values):
             values = [Value(const=as_cl_constant(v.const, rank)) if v.is_const else v
                       for v in values]
-            return ctx.generic(OnnxConcat, values, layout='cl', axis=cl_axis(axis, rank))
+            return ctx.generic(OnnxConcat, values, out_layout='cl', axis=cl_axis(axis, rank))
     return ctx.generic(OnnxConcat, [ctx.to_cf(v) for v in values], axis=axis)
 
 
@@ -158,7 +158,7 @@ def pad(ctx, node, inputs):
         axes = list(range(rank)) if axes is None else [a % rank for a in axes]
         moved = [cl_axis(a, rank) for a in axes]
         operands = [x, _ints_value(ctx, pads), operands[2], _ints_value(ctx, moved)]
-        return ctx.generic(OnnxPad, operands, layout='cl', mode=mode)
+        return ctx.generic(OnnxPad, operands, out_layout='cl', mode=mode)
     operands[0] = ctx.to_cf(x)
     return ctx.generic(OnnxPad, operands, mode=mode)
 
@@ -180,7 +180,7 @@ def _space_depth(ctx, node, inputs, inverse, mode):
     else:
         x = ctx.to_cf(x)
     data_format = 'channels_last' if x.layout == 'cl' else 'channels_first'
-    return ctx.generic(OnnxDepthToSpace, [x], layout=x.layout, blocksize=node.attr('blocksize'),
+    return ctx.generic(OnnxDepthToSpace, [x], out_layout=x.layout, blocksize=node.attr('blocksize'),
                        mode=mode, inverse=inverse, data_format=data_format)
 
 

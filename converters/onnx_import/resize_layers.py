@@ -237,7 +237,7 @@ class OnnxResize(OnnxLayer):
             x = T.cast(K.round(x) if dtype.kind != 'f' else x, dtype)
         return x
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         if any(i.present and i.value is None for i in infos[1:]):
             return (shape[0],) + (None,) * (len(shape) - 1)

@@ -165,7 +165,7 @@ class OnnxRecurrent(OnnxLayer):
         o = f(self._gate(zo))
         return o * hact(new_c), new_c
 
-    def output_shape(self, infos):
+    def infer_shape(self, infos):
         shape = infos[0].shape
         steps, batch = (shape[1], shape[0]) if self.layout else (shape[0], shape[1])
         dirs, hidden = self.num_directions, self.hidden_size

@@ -133,7 +133,9 @@ class Layer(object):
             input_shape = (input_dim,)
         if batch_input_shape is None and input_shape is not None:
             batch_input_shape = (batch_size,) + tuple(input_shape)
-        self._batch_input_shape = shape_tuple(batch_input_shape) if batch_input_shape else None
+        # `is not None`: () is the valid shape of a scalar input (ONNX graphs have them)
+        self._batch_input_shape = (shape_tuple(batch_input_shape)
+                                   if batch_input_shape is not None else None)
         self._initial_weights = weights
         self._weight_specs = []
         self._inbound_nodes = []
