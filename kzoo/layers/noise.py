@@ -112,6 +112,8 @@ class _SpatialDropout(_Noise):
         config = _Noise.get_config(self)
         if self.rank == 1:
             del config['data_format']
+        if config.get('trainable') is True:
+            del config['trainable']  # Keras 3 refuses the argument here; True is the default
         return config
 
 

@@ -63,7 +63,7 @@ class _SpatialLayer(Layer):
     rank = None
 
     def _init_format(self, data_format):
-        if self.rank == 1:
+        if self.rank == 1 and data_format is None:
             self.data_format = 'channels_last'
         else:
             self.data_format = data_format_arg(data_format, self._where())
@@ -100,6 +100,9 @@ class _ZeroPadding(_SpatialLayer):
         return n + sum(self.padding[i])
 
     def call(self, inputs):
+        if self.rank == 1 and self.data_format == 'channels_first':
+            padded = K.temporal_padding(K.permute_dimensions(inputs, (0, 2, 1)), self.padding[0])
+            return K.permute_dimensions(padded, (0, 2, 1))
         if self.rank == 1:
             return K.temporal_padding(inputs, self.padding[0])
         op = K.spatial_2d_padding if self.rank == 2 else K.spatial_3d_padding
@@ -108,17 +111,19 @@ class _ZeroPadding(_SpatialLayer):
 
 @register_layer()
 class ZeroPadding1D(_ZeroPadding):
-    """Zeros before and after the steps axis: ``padding`` is an int or ``(before, after)``."""
+    """Zeros before and after the steps axis: ``padding`` is an int or ``(before, after)``
+    (``data_format='channels_first'``, from Keras 3, pads the last axis)."""
     rank = 1
-    config_fields = ('padding',)
 
     @keras1_kwargs()
-    def __init__(self, padding=1, **kwargs):
-        _ZeroPadding.__init__(self, padding, None, **kwargs)
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        _ZeroPadding.__init__(self, padding, data_format, **kwargs)
 
     def get_config(self):
         config = _ZeroPadding.get_config(self)
         config['padding'] = self.padding[0]
+        if self.data_format == 'channels_last':
+            del config['data_format']  # Keras 3 added it; Keras 2 does not know it
         return config
 
 

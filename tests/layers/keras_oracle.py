@@ -152,3 +152,21 @@ def check_layer(make, kwargs, x, class_name=None, lib='keras', tol=1e-5,
     if config:
         roundtrip(layer, x, weights, out)
     return layer, out
+
+
+def check_config_exchange(class_name, args=(), lib='keras'):
+    """A config Keras writes for ``class_name(*args)`` loads in kzoo, and the config kzoo
+    writes back loads in the same Keras (Keras 3 takes no ``batch_input_shape`` in a
+    layer config: its models keep shapes in InputLayer)."""
+    from kzoo.engine.network import deserialize_layer
+    module = library(lib)
+    keras_cls = getattr(module.layers, class_name)
+    written = json.loads(json.dumps(keras_cls(*args).get_config(),
+                                    default=lambda o: np.asarray(o).tolist()))
+    layer = deserialize_layer({'class_name': class_name, 'config': written})
+    assert type(layer).__name__ == class_name
+    ours = json_config(layer)
+    if lib == 'keras':
+        ours.pop('batch_input_shape', None)
+    keras_cls.from_config(ours)
+    return layer

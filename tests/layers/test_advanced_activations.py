@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_matches
-from keras_oracle import check_layer, keras_output
+from keras_oracle import check_config_exchange, check_layer, keras_output
 from kzoo import layers as kl
 from kzoo.errors import ConfigError, ShapeError
 from kzoo.models import model_from_config
@@ -134,3 +134,12 @@ def test_keras_io_pairs(kbackend, folder):
     for layer in model.layers:
         x = layer(x)
         assert_matches(x, activations[layer.name], 1e-5, what='%s output' % layer.name)
+
+
+@pytest.mark.parametrize('lib', ['keras', 'tf_keras'])
+@pytest.mark.parametrize('class_name', ['ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'Softmax',
+                                        'ThresholdedReLU'])
+def test_configs_exchange_with_keras(class_name, lib):
+    if class_name == 'ThresholdedReLU' and lib == 'keras':
+        pytest.skip('Keras 3 has no ThresholdedReLU')
+    check_config_exchange(class_name, (), lib)

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from helpers import assert_matches, seeded_weights
-from keras_oracle import (built, check_layer, json_config, keras_output, keras_output_shape,
-                          library)
+from keras_oracle import (built, check_config_exchange, check_layer, json_config, keras_output,
+                          keras_output_shape, library)
 from kzoo import layers as kl
 from kzoo.engine.network import deserialize_layer
 from kzoo.errors import ConfigError, ShapeError
@@ -338,3 +338,16 @@ def test_seeded_weights_shapes_match_keras_order():
         ke.build((None, 6, 6, 3))
         assert [w.shape for w in kz.get_weights()] == [tuple(w.shape) for w in ke.weights]
     assert seeded_weights([(2,)])[0].dtype == np.float32
+
+
+CONFIG_CLASSES = [('Conv1D', (2, 3)), ('Conv2D', (2, 3)), ('Conv3D', (2, 3)),
+                  ('SeparableConv1D', (2, 3)), ('SeparableConv2D', (2, 3)),
+                  ('DepthwiseConv1D', (3,)), ('DepthwiseConv2D', (3,)),
+                  ('Conv1DTranspose', (2, 3)), ('Conv2DTranspose', (2, 3)),
+                  ('Conv3DTranspose', (2, 3))]
+
+
+@pytest.mark.parametrize('lib', ['keras', 'tf_keras'])
+@pytest.mark.parametrize('class_name,args', CONFIG_CLASSES)
+def test_configs_exchange_with_keras(class_name, args, lib):
+    check_config_exchange(class_name, args, lib)

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from keras_oracle import built, check_layer, keras_mask, keras_output, keras_output_shape
+from keras_oracle import (built, check_config_exchange, check_layer, keras_mask, keras_output,
+                          keras_output_shape)
 from kzoo import layers as kl
 from kzoo.engine.network import deserialize_layer
 from kzoo.errors import ConfigError
@@ -71,3 +72,8 @@ def test_keras1_embedding():
     assert any('dropout' in str(w.message) for w in caught)
     with pytest.raises(ConfigError, match='input_dim'):
         kl.Embedding(0, 3)
+
+
+@pytest.mark.parametrize('lib', ['keras', 'tf_keras'])
+def test_configs_exchange_with_keras(lib):
+    check_config_exchange('Embedding', (5, 3), lib)

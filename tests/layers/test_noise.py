@@ -10,7 +10,7 @@ Statistical tolerances are 5 standard errors or more (false failure odds below 1
 import numpy as np
 import pytest
 
-from keras_oracle import check_layer, keras_output
+from keras_oracle import check_config_exchange, check_layer, keras_output
 from kzoo import backend as K
 from kzoo import layers as kl
 from kzoo.errors import ConfigError
@@ -108,3 +108,13 @@ def test_training_flag_through_a_model(kbackend):
     np.testing.assert_array_equal(model.predict(x), keras_output('GaussianNoise',
                                                                  dict(stddev=1.), x))
     assert K.backend() == kbackend
+
+
+@pytest.mark.parametrize('lib', ['keras', 'tf_keras'])
+@pytest.mark.parametrize('class_name,args', [('GaussianNoise', (0.1,)),
+                                             ('GaussianDropout', (0.1,)),
+                                             ('SpatialDropout1D', (0.5,)),
+                                             ('SpatialDropout2D', (0.5,)),
+                                             ('SpatialDropout3D', (0.5,))])
+def test_configs_exchange_with_keras(class_name, args, lib):
+    check_config_exchange(class_name, args, lib)

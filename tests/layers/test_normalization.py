@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_matches
-from keras_oracle import built, check_layer, keras_weights_after
+from keras_oracle import built, check_config_exchange, check_layer, keras_weights_after
 from kzoo import backend as K
 from kzoo import layers as kl
 from kzoo.engine.network import deserialize_layer
@@ -135,3 +135,9 @@ def test_layer_normalization(kbackend, kwargs):
 
 def test_layer_normalization_3d(kbackend):
     check_layer(kl.LayerNormalization, dict(), data(2, 5, 7))
+
+
+@pytest.mark.parametrize('lib', ['keras', 'tf_keras'])
+@pytest.mark.parametrize('class_name', ['BatchNormalization', 'LayerNormalization'])
+def test_configs_exchange_with_keras(class_name, lib):
+    check_config_exchange(class_name, (), lib)

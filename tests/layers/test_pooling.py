@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_matches
-from keras_oracle import check_layer, keras_output, keras_output_shape
+from keras_oracle import check_config_exchange, check_layer, keras_output, keras_output_shape
 from kzoo import layers as kl
 
 pytestmark = pytest.mark.oracle
@@ -122,3 +122,12 @@ def test_global_average_pooling_1d_mask(kbackend, data_format, keepdims):
     want = np.stack([table[[3, 1]].mean(0), table[[2]].mean(0)])
     assert_matches(model.predict(tokens), want)
     assert layer.compute_mask(x, mask) is None
+
+
+@pytest.mark.parametrize('lib', ['keras', 'tf_keras'])
+@pytest.mark.parametrize('class_name', ['%s%d' % (n, r) + 'D' for n in (
+    'MaxPooling', 'AveragePooling', 'GlobalMaxPooling', 'GlobalAveragePooling')
+    for r in (1, 2, 3)])
+def test_configs_exchange_with_keras(class_name, lib):
+    args = (2,) if class_name.startswith('Average') else ()
+    check_config_exchange(class_name, args, lib)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_matches
-from keras_oracle import check_layer, keras_output, keras_output_shape
+from keras_oracle import check_config_exchange, check_layer, keras_output, keras_output_shape
 from kzoo import layers as kl
 from kzoo.errors import ConfigError
 
@@ -87,3 +87,16 @@ def test_errors():
         kl.ZeroPadding2D(((1, 2, 3), (1, 1)))
     with pytest.raises(ConfigError, match='cropping'):
         kl.Cropping1D((4, 3)).compute_output_shape((None, 6, 2))
+
+
+def test_zero_padding_1d_channels_first(kbackend):
+    # Keras 3 added data_format to ZeroPadding1D; written only when channels_first.
+    x = laid_out(1, 'channels_first')
+    check_layer(kl.ZeroPadding1D, dict(padding=(1, 2), data_format='channels_first'), x)
+    assert 'data_format' not in kl.ZeroPadding1D(2).get_config()
+
+
+@pytest.mark.parametrize('lib', ['keras', 'tf_keras'])
+@pytest.mark.parametrize('class_name', [n for n, _, _ in CASES])
+def test_configs_exchange_with_keras(class_name, lib):
+    check_config_exchange(class_name, (), lib)
