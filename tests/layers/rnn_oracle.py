@@ -32,6 +32,7 @@ DATA = {
     'c0': _RNG.uniform(-1, 1, (3, UNITS)).astype('float32'),
     'h1': _RNG.uniform(-1, 1, (3, UNITS)).astype('float32'),
     'c1': _RNG.uniform(-1, 1, (3, UNITS)).astype('float32'),
+    'x4d': _RNG.uniform(-1, 1, (3, 2, 6, 5)).astype('float32'),
     'video': _RNG.uniform(-1, 1, (2, 4, 6, 5, 3)).astype('float32'),
     'vmask': np.array([[1, 1, 0, 1], [0, 1, 1, 1]], bool),
     'q': _RNG.uniform(-1, 1, (2, 4, 3)).astype('float32'),
