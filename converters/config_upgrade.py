@@ -192,7 +192,30 @@ def _upgrade_container(entry, ctx, depth):
     config['layers'] = [upgrade_layer(c, ctx, depth + 1) for c in config['layers']]
     if ctx.major >= 3 and 'input_layers' in config:
         _keras3_sequential_coordinates(config)
+        _keras3_list_nodes(config)
     return config
+
+
+def _keras3_list_nodes(config):
+    """Keras 3 reads node lists with the raw node index of a nested model; kzoo's engine
+    reads lists the Keras 2 way (counted from 1), so shift them."""
+    nested = {_entry_name(l) for l in config['layers'] if isinstance(l, dict) and (
+        l.get('class_name') in ('Model', 'Functional', 'Container') or
+        (l.get('class_name') == 'Sequential' and has_input_shape(l)))}
+    if not nested:
+        return
+    for layer in config['layers']:
+        nodes = layer.get('inbound_nodes') if isinstance(layer, dict) else None
+        if not isinstance(nodes, list):
+            continue
+        layer['inbound_nodes'] = [
+            [[item[0], item[1] + 1] + list(item[2:]) if isinstance(item, list) and len(item) >= 3
+             and item[0] in nested and isinstance(item[1], int) else item for item in node]
+            if isinstance(node, list) else node for node in nodes]
+
+
+def _entry_name(entry):
+    return entry.get('name') or (entry.get('config') or {}).get('name')
 
 
 def _keras3_sequential_coordinates(config):

@@ -22,8 +22,8 @@ MAX_TEXT_BYTES = 64 << 20
 
 def model_config_dict(model):
     from kzoo.converters.hdf5_legacy import WRITE_KERAS_VERSION
-    from kzoo.converters.keras_config import keras2_model_config
-    config = keras2_model_config(model)
+    from kzoo.converters.keras_config import portable_model_config
+    config = portable_model_config(model)
     config['keras_version'] = WRITE_KERAS_VERSION
     config['backend'] = 'tensorflow'
     return config

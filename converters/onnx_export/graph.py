@@ -54,6 +54,7 @@ class OnnxGraph(object):
         self._names = set()
         self._keys = {}
         self._small = {}
+        self._aliases = {}
 
     # ---- names --------------------------------------------------------------------------
 
@@ -132,6 +133,7 @@ class OnnxGraph(object):
 
     def add_output(self, value_name, wanted, dtype, shape):
         """Make ``value_name`` a graph output called ``wanted`` (renaming or copying)."""
+        value_name = self._aliases.get(value_name, value_name)
         wanted = self._free_output_name(wanted, value_name)
         produced = [n for n in self.nodes if value_name in n.outputs]
         graph_input = any(value_name == i[0] for i in self.inputs)
@@ -155,6 +157,7 @@ class OnnxGraph(object):
         return wanted
 
     def _rename(self, old, new):
+        self._aliases[old] = new
         for i, n in enumerate(self.nodes):
             if old in n.inputs or old in n.outputs:
                 self.nodes[i] = n._replace(inputs=[new if x == old else x for x in n.inputs],

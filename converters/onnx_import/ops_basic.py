@@ -81,6 +81,4 @@ def constant_of_shape(ctx, node, inputs):
     fill = value.ravel()[0].item() if value.size else 0
     out = ctx.generic(OnnxConstantOfShape, [inputs[0]], value=fill,
                       value_dtype=value.dtype.name, dtypes=[value.dtype])
-    if const_ints(inputs[0]) is not None:
-        out[0] = Value(const=out[0].const.astype(value.dtype))
     return out

@@ -80,7 +80,8 @@ def conv(ctx, node, inputs):
             layer = CONV[n](int(w.shape[0]), tuple(kernel_size), strides=tuple(strides),
                             padding=padding, data_format=data_format,
                             dilation_rate=tuple(dilations), groups=node.attr('group', 1),
-                            use_bias=b is not None, weights=weights, name=ctx.layer_name())
+                            use_bias=b is not None, weights=weights,
+                            kernel_initializer='zeros', name=ctx.layer_name())
             return ctx.keras(layer, [x], out_layout=x.layout)
     return ctx.generic(OnnxConv, [x, ctx.to_cf(w), ctx.to_cf(b)], out_layout=x.layout,
                        group=node.attr('group', 1), data_format=data_format,
@@ -110,7 +111,7 @@ def conv_transpose(ctx, node, inputs):
                 int(w.shape[1]), tuple(kernel_size), strides=tuple(probe.strides or [1] * n),
                 padding='valid', output_padding=(0,) * n, data_format=data_format,
                 dilation_rate=tuple(probe.dilations or [1] * n), use_bias=b is not None,
-                weights=weights, name=ctx.layer_name())
+                weights=weights, kernel_initializer='zeros', name=ctx.layer_name())
             y = ctx.keras(layer, [x], out_layout=x.layout)[0]
             if any(c != (0, 0) for c in crops):
                 pairs = full_pairs(crops, x.rank, data_format)

@@ -16,9 +16,11 @@ from .registry import onnx_op
 def _dense(ctx, node, x, kernel, bias):
     if isinstance(x.layout, tuple):  # flattened NHWC: rows in the data's order
         kernel = kernel[x.layout[1]]
-    weights = [kernel.astype('float32')] + ([bias.astype('float32')] if bias is not None else [])
+    weights = [kernel.astype('float32', copy=False)] + (
+        [bias.astype('float32', copy=False)] if bias is not None else [])
+    # zeros: no random draw for weights that are overwritten at once
     layer = Dense(kernel.shape[1], use_bias=bias is not None, weights=weights,
-                  name=ctx.layer_name())
+                  kernel_initializer='zeros', name=ctx.layer_name())
     return ctx.keras(layer, [x])[0]
 
 
@@ -35,7 +37,9 @@ def gemm(ctx, node, inputs):
     alpha, beta = node.attr('alpha', 1.0), node.attr('beta', 1.0)
     trans_a, trans_b = node.attr('transA', 0), node.attr('transB', 0)
     if not trans_a and _dense_ok(a, b) and a.rank == 2:
-        kernel = (b.const.T if trans_b else b.const) * np.float32(alpha)
+        kernel = b.const.T if trans_b else b.const
+        if alpha != 1.0:
+            kernel = kernel * np.float32(alpha)
         units = kernel.shape[1]
         bias, rest = None, c
         if c is not None and c.is_const and c.const.size in (1, units) and (

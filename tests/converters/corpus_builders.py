@@ -8,9 +8,11 @@ def api(module, models=None):
     """``api.layers``, ``api.Model``, ``api.Input`` for kzoo, tf_keras or keras."""
     if module.__name__ == 'kzoo':
         from kzoo import layers
-        from kzoo.models import Model
-        return types.SimpleNamespace(layers=layers, Model=Model, Input=layers.Input)
-    return types.SimpleNamespace(layers=module.layers, Model=module.Model, Input=module.Input)
+        from kzoo.models import Model, Sequential
+        return types.SimpleNamespace(layers=layers, Model=Model, Input=layers.Input,
+                                     Sequential=Sequential)
+    return types.SimpleNamespace(layers=module.layers, Model=module.Model, Input=module.Input,
+                                 Sequential=module.Sequential)
 
 
 def acgan_discriminator(a):
