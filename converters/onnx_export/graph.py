@@ -51,28 +51,27 @@ class OnnxGraph(object):
         self.nodes = []
         self.initializers = collections.OrderedDict()
         self.inputs, self.outputs = [], []   # (name, elem type, shape)
-        self._names = set()
+        self._names = set()        # values: inputs, outputs, initializers
+        self._node_names = set()   # node names (a separate namespace in ONNX)
         self._keys = {}
         self._small = {}
         self._aliases = {}
 
     # ---- names --------------------------------------------------------------------------
 
-    def unique(self, base):
-        """``base`` if unused, else ``base_1``, ``base_2``, ..."""
-        base = base or 'v'
-        name, i = base, 0
-        while name in self._names:
-            i += 1
-            name = '%s_%d' % (base, i)
-        self._names.add(name)
+    def unique(self, base, names=None):
+        """A value name: ``base`` if unused, else ``base_1``, ``base_2``, ..."""
+        names = self._names if names is None else names
+        name = self.free_name(base or 'v', names)
+        names.add(name)
         return name
 
-    def free_name(self, base):
-        """What :meth:`unique` would return, without taking it (a layer's main node
-        takes its layer's name this way)."""
+    def free_name(self, base, names=None):
+        """The node name :meth:`node` would give for ``base``, without taking it (a
+        layer's main node takes its layer's name this way)."""
+        names = self._node_names if names is None else names
         name, i = base, 0
-        while name in self._names:
+        while name in names:
             i += 1
             name = '%s_%d' % (base, i)
         return name
@@ -88,7 +87,7 @@ class OnnxGraph(object):
     def node(self, op_type, inputs, outputs=1, name=None, domain='', **attributes):
         """Add a node; returns its output names. ``outputs`` is a count or a list of names;
         ``name`` defaults to the op type (made unique)."""
-        name = self.unique(name or op_type)
+        name = self.unique(name or op_type, self._node_names)
         if isinstance(outputs, int):
             outputs = [self.unique('%s:%d' % (name, i)) for i in range(outputs)]
         self.nodes.append(Node(op_type, list(inputs), list(outputs), name, attributes, domain))
