@@ -19,8 +19,8 @@ from kzoo import applications
 from kzoo.errors import ConfigError, HashMismatchError
 from kzoo.registry import get_application
 from kzoo.registry.weights import fetch
-from tests.helpers import assert_matches
-from tests.loopback_server import LoopbackServer
+from helpers import assert_matches
+from loopback_server import LoopbackServer
 
 tf_keras = pytest.importorskip('tf_keras')
 
