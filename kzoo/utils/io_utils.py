@@ -273,7 +273,7 @@ class HDF5Matrix(object):
         if isinstance(key, slice):
             start, stop, step = key.indices(n)
             if step != 1:
-                return np.arange(start, stop, step)
+                return np.arange(start, stop, step) + self.start
             return slice(start + self.start, max(stop, start) + self.start)
         if isinstance(key, (int, np.integer)):
             if not -n <= key < n:
