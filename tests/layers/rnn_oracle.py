@@ -28,6 +28,8 @@ DATA = {
     'x2': _RNG.uniform(-1, 1, (3, 6, 5)).astype('float32'),
     # masked steps at the start, in the middle and at the end; one full row
     'mask': np.array([[1, 1, 1, 1, 0, 0], [0, 1, 1, 0, 1, 1], [1, 1, 1, 1, 1, 1]], bool),
+    # right padding (Embedding(mask_zero=True) on post-padded data): torch's packed path
+    'rmask': np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0]], bool),
     'h0': _RNG.uniform(-1, 1, (3, UNITS)).astype('float32'),
     'c0': _RNG.uniform(-1, 1, (3, UNITS)).astype('float32'),
     'h1': _RNG.uniform(-1, 1, (3, UNITS)).astype('float32'),

@@ -49,11 +49,21 @@ SLOW = pytest.mark.slow
 @pytest.mark.parametrize('return_sequences', [False, True])
 @pytest.mark.parametrize('return_state', [False, True])
 @pytest.mark.parametrize('go_backwards', [False, True])
-@pytest.mark.parametrize('masked', [False, True])
-def test_grid(kbackend, kind, return_sequences, return_state, go_backwards, masked):
+@pytest.mark.parametrize('mask', [None, 'mask', 'rmask'])
+def test_grid(kbackend, kind, return_sequences, return_state, go_backwards, mask):
     s = with_options(RNN_KINDS[kind], return_sequences=return_sequences,
                      return_state=return_state, go_backwards=go_backwards)
-    check(s, call=(('mask', 'mask'),) if masked else ())
+    check(s, call=(('mask', mask),) if mask else ())
+
+
+@pytest.mark.parametrize('kind', sorted(RNN_KINDS))
+@pytest.mark.parametrize('go_backwards', [False, True])
+@pytest.mark.parametrize('mask', ['mask', 'rmask'])
+def test_zero_output_for_mask_and_initial_state(kbackend, kind, go_backwards, mask):
+    states = ('h0', 'c0') if kind == 'LSTM' else ('h0',)
+    s = with_options(RNN_KINDS[kind], return_sequences=True, return_state=True,
+                     go_backwards=go_backwards, zero_output_for_mask=True)
+    check(s, call=(('mask', mask), ('initial_state', states)))
 
 
 @pytest.mark.parametrize('kind', sorted(RNN_KINDS))

@@ -4,11 +4,12 @@ Semantics are those of the numpy reference (``numpy_backend/recurrent.py``): bat
 inputs, outputs in processing order with ``go_backwards``, masked steps carrying the
 previous output and states.
 
-Speed: when no mask is given and the activations are the standard ones (LSTM and
-GRU ``tanh``/``sigmoid`` with ``reset_after``, SimpleRNN ``tanh``/``relu``), the whole
+Speed: when the activations are the standard ones (LSTM and GRU ``tanh``/``sigmoid``
+with ``reset_after``, SimpleRNN ``tanh``/``relu``) and there is no mask or a
+right-padding mask (``Embedding(mask_zero=True)`` on post-padded sequences), the whole
 sequence goes to torch's native recurrent kernels (``torch.lstm``, ``torch.gru``,
-``torch.rnn_tanh``), which follow Keras's equations once the gates are reordered;
-otherwise the inputs of all timesteps are projected with one matmul and the loop
+``torch.rnn_tanh``; packed sequences for masks), which follow Keras's equations once
+the gates are reordered; otherwise the inputs of all timesteps are projected with one matmul and the loop
 does only the recurrent matmul. Both paths support autograd.
 
 >>> import torch
@@ -18,6 +19,8 @@ does only the recurrent matmul. Both paths support autograd.
 ([[3.0, 3.0]], (1, 3, 2))
 """
 import torch
+from torch.nn.utils.rnn import (PackedSequence, pack_padded_sequence,
+                                pad_packed_sequence)
 
 __all__ = ['rnn', 'lstm', 'gru', 'simple_rnn', 'reverse']
 
@@ -89,11 +92,74 @@ def _project(inputs, kernel, bias):
     return torch.matmul(inputs, kernel)
 
 
-def _native(fn, inputs, hx, params, has_biases, go_backwards):
-    """Run one of torch's fused recurrent kernels, batch-first, one layer."""
-    x = inputs.flip(1) if go_backwards else inputs
-    out = fn(x.contiguous(), hx, params, has_biases, 1, 0.0, False, False, True)
-    return out[0], out[1:]
+def _native(fn, inputs, states, params, has_biases, go_backwards, mask=None,
+            zero_output_for_mask=False):
+    """Run one of torch's fused recurrent kernels (batch-first, one layer) with Keras's
+    conventions: ``(last_output, outputs, states)``, or None when ``mask`` is not a
+    right-padding mask (those go through the step loop)."""
+    hx = [s.unsqueeze(0).contiguous() for s in states]
+    hx = hx[0] if len(hx) == 1 else tuple(hx)
+    if mask is None:
+        x = inputs.flip(1) if go_backwards else inputs
+        out = fn(x.contiguous(), hx, params, has_biases, 1, 0.0, False, False, True)
+        return out[0][:, -1], out[0], [s[0] for s in out[1:]]
+    lengths = _right_padded_lengths(mask)
+    if lengths is None:
+        return None
+    return _native_packed(fn, inputs, hx, params, has_biases, lengths, go_backwards,
+                          zero_output_for_mask)
+
+
+def _right_padded_lengths(mask):
+    """Sequence lengths if every row of ``mask`` is ones then zeros (at least one one)."""
+    mask = _as_tensor(mask).bool()
+    if mask.dim() > 2:
+        mask = mask.reshape(mask.shape[:2])
+    lengths = mask.sum(dim=1)
+    if lengths.numel() == 0 or int(lengths.min()) < 1:
+        return None
+    steps = torch.arange(mask.shape[1], device=mask.device)
+    if not torch.equal(steps[None] < lengths[:, None], mask):
+        return None
+    return lengths
+
+
+def _gather_steps(x, index):
+    return torch.gather(x, 1, index[..., None].expand(-1, -1, x.shape[2]))
+
+
+def _native_packed(fn, inputs, hx, params, has_biases, lengths, go_backwards,
+                   zero_output_for_mask):
+    """Right-padded sequences through the packed kernel, rearranged to Keras's outputs:
+    forwards, padded steps repeat the last output (zeros with ``zero_output_for_mask``);
+    backwards, the padded steps come first in processing order, with zero outputs."""
+    batch, timesteps = inputs.shape[:2]
+    steps = torch.arange(timesteps, device=inputs.device)
+    x = inputs
+    if go_backwards:  # each sequence's valid part, reversed, at the start
+        x = _gather_steps(inputs, (lengths[:, None] - 1 - steps[None]).clamp(min=0))
+    order = torch.argsort(lengths, descending=True)
+    inverse = torch.argsort(order)
+    packed = pack_padded_sequence(x[order], lengths[order].cpu(), batch_first=True)
+    hx = tuple(h[:, order].contiguous() for h in hx) if isinstance(hx, tuple) \
+        else hx[:, order].contiguous()
+    out = fn(packed.data, packed.batch_sizes, hx, params, has_biases, 1, 0.0, False, False)
+    padded, _ = pad_packed_sequence(PackedSequence(out[0], packed.batch_sizes),
+                                    batch_first=True, total_length=timesteps)
+    padded = padded[inverse]  # valid steps first, zeros after
+    states = [s[0][inverse] for s in out[1:]]
+    if go_backwards:
+        shift = (timesteps - lengths)[:, None]
+        outputs = _gather_steps(padded, (steps[None] - shift).clamp(min=0))
+        outputs = torch.where((steps[None] >= shift)[..., None], outputs,
+                              torch.zeros((), dtype=outputs.dtype))
+    elif zero_output_for_mask:
+        outputs = padded
+    else:
+        last = padded[torch.arange(batch, device=padded.device), lengths - 1]
+        outputs = torch.where((steps[None] < lengths[:, None])[..., None], padded,
+                              last[:, None])
+    return outputs[:, -1], outputs, states
 
 
 def _standardize(inputs, *states):
@@ -108,15 +174,14 @@ def lstm(inputs, initial_state_h, initial_state_c, mask, kernel, recurrent_kerne
     (torch's own order, so the native kernel takes Keras weights transposed)."""
     inputs, h0, c0 = _standardize(inputs, initial_state_h, initial_state_c)
     units = recurrent_kernel.shape[0]
-    if mask is None and _is_activation(activation, 'tanh') \
-            and _is_activation(recurrent_activation, 'sigmoid'):
+    if _is_activation(activation, 'tanh') and _is_activation(recurrent_activation, 'sigmoid'):
         params = [kernel.t(), recurrent_kernel.t()]
         if bias is not None:
             params += [bias, torch.zeros_like(bias)]
-        outputs, (h, c) = _native(torch.lstm, inputs, (h0.unsqueeze(0).contiguous(),
-                                                       c0.unsqueeze(0).contiguous()),
-                                  params, bias is not None, go_backwards)
-        return outputs[:, -1], outputs, [h[0], c[0]]
+        result = _native(torch.lstm, inputs, [h0, c0], params, bias is not None, go_backwards,
+                         mask, zero_output_for_mask)
+        if result is not None:
+            return result
 
     x_proj = _project(inputs, kernel, bias)
 
@@ -153,14 +218,15 @@ def gru(inputs, initial_state, mask, kernel, recurrent_kernel, bias, activation,
             input_bias, recurrent_bias = bias[0], bias[1]
         else:
             input_bias = bias
-    if mask is None and reset_after and _is_activation(activation, 'tanh') \
+    if reset_after and _is_activation(activation, 'tanh') \
             and _is_activation(recurrent_activation, 'sigmoid'):
         params = [_zrh_to_rzh(kernel, units).t(), _zrh_to_rzh(recurrent_kernel, units).t()]
         if bias is not None:
             params += [_zrh_to_rzh(input_bias, units), _zrh_to_rzh(recurrent_bias, units)]
-        outputs, (h,) = _native(torch.gru, inputs, h0.unsqueeze(0).contiguous(), params,
-                                bias is not None, go_backwards)
-        return outputs[:, -1], outputs, [h[0]]
+        result = _native(torch.gru, inputs, [h0], params, bias is not None, go_backwards, mask,
+                         zero_output_for_mask)
+        if result is not None:
+            return result
 
     x_proj = _project(inputs, kernel, input_bias)
     rk_zr, rk_h = recurrent_kernel[:, :2 * units], recurrent_kernel[:, 2 * units:]
@@ -192,17 +258,16 @@ def simple_rnn(inputs, initial_state, mask, kernel, recurrent_kernel, bias, acti
                zero_output_for_mask=False):
     """Keras SimpleRNN: ``h = activation(x W + b + h U)``; ``(last, outputs, [h])``."""
     inputs, h0 = _standardize(inputs, initial_state)
-    native = None
-    if mask is None:
-        native = torch.rnn_tanh if _is_activation(activation, 'tanh') else \
-            torch.rnn_relu if _is_activation(activation, 'relu') else None
+    native = torch.rnn_tanh if _is_activation(activation, 'tanh') else \
+        torch.rnn_relu if _is_activation(activation, 'relu') else None
     if native is not None:
         params = [kernel.t(), recurrent_kernel.t()]
         if bias is not None:
             params += [bias, torch.zeros_like(bias)]
-        outputs, (h,) = _native(native, inputs, h0.unsqueeze(0).contiguous(), params,
-                                bias is not None, go_backwards)
-        return outputs[:, -1], outputs, [h[0]]
+        result = _native(native, inputs, [h0], params, bias is not None, go_backwards, mask,
+                         zero_output_for_mask)
+        if result is not None:
+            return result
 
     x_proj = _project(inputs, kernel, bias)
 
