@@ -9,6 +9,8 @@
 >>> KzooBackend.run_model(helper.make_model(graph), [np.array([1., -2.], 'float32')])[0]
 array([-1.,  2.], dtype=float32)
 """
+import contextlib
+
 import numpy as np
 from onnx.backend.base import Backend, BackendRep, namedtupledict
 
@@ -31,8 +33,10 @@ def run_model(model, arrays):
 class KzooBackendRep(BackendRep):
     """A prepared model: the kzoo model and the ONNX input and output names."""
 
-    def __init__(self, model, input_names, output_names, constants=None, used_inputs=None):
+    def __init__(self, model, input_names, output_names, constants=None, used_inputs=None,
+                 kzoo_backend=None):
         self.model = model
+        self.kzoo_backend = kzoo_backend
         self.input_names = input_names
         self.output_names = output_names
         self.constants = constants  # outputs when the graph computes only constants
@@ -51,12 +55,19 @@ class KzooBackendRep(BackendRep):
             outputs = [np.asarray(c) for c in self.constants]
         else:
             by_name = dict(zip(self.input_names, inputs))
-            outputs = run_model(self.model, [by_name[n] for n in self.used_inputs])
+            with _using(self.kzoo_backend):
+                outputs = run_model(self.model, [by_name[n] for n in self.used_inputs])
         return namedtupledict('Outputs', self.output_names)(*outputs)
 
 
+def _using(name):
+    return K.using(name) if name else contextlib.nullcontext()
+
+
 class KzooBackend(Backend):
-    """Runs ONNX models by importing them into kzoo (CPU, the active kzoo backend)."""
+    """Runs ONNX models by importing them into kzoo (CPU). ``kzoo_backend`` names the
+    kzoo backend to build and run with (``None``: the active one)."""
+    kzoo_backend = None
 
     @classmethod
     def is_compatible(cls, model, device='CPU', **kwargs):
@@ -64,6 +75,11 @@ class KzooBackend(Backend):
 
     @classmethod
     def prepare(cls, model, device='CPU', data_format='channels_first', **kwargs):
+        with _using(cls.kzoo_backend):
+            return cls._prepare(model, data_format)
+
+    @classmethod
+    def _prepare(cls, model, data_format):
         proto, label = load_model_proto(model)
         ctx, inputs, outputs = import_graph(proto, data_format=data_format, where=label)
         input_names = [n for n, _ in inputs]
@@ -72,7 +88,8 @@ class KzooBackend(Backend):
             return KzooBackendRep(None, input_names, output_names,
                                   constants=[v.const for v in outputs])
         model, used = finish_model(ctx, inputs, outputs, 'onnx_model')
-        return KzooBackendRep(model, input_names, output_names, used_inputs=used)
+        return KzooBackendRep(model, input_names, output_names, used_inputs=used,
+                              kzoo_backend=cls.kzoo_backend)
 
     @classmethod
     def run_model(cls, model, inputs, device='CPU', **kwargs):
@@ -83,8 +100,13 @@ class KzooBackend(Backend):
         return str(device).upper().startswith('CPU')
 
 
+class KzooNumpyBackend(KzooBackend):
+    """:class:`KzooBackend` on kzoo's NumPy reference backend."""
+    kzoo_backend = 'numpy'
+
+
 prepare = KzooBackend.prepare
 run_model_proto = KzooBackend.run_model
 supports_device = KzooBackend.supports_device
 
-__all__ = ['KzooBackend', 'KzooBackendRep', 'run_model', 'prepare', 'supports_device']
+__all__ = ['KzooBackend', 'KzooNumpyBackend', 'KzooBackendRep', 'run_model', 'prepare', 'supports_device']

@@ -73,10 +73,21 @@ def cl_axis(axis, rank):
     return rank - 1 if axis == 1 else axis - 1
 
 
+def keras_weights(arrays):
+    """float32 arrays a kzoo layer can take as weights (torch wants writable memory;
+    initializers are read-only views of the file's bytes)."""
+    out = []
+    for a in arrays:
+        a = np.asarray(a, 'float32')
+        out.append(a if a.flags.writeable and a.flags.c_contiguous else np.array(a, order='C'))
+    return out
+
+
 def pass_through(ctx, node, inputs):
     """Outputs of an operator that returns its first input unchanged."""
     return [inputs[0]]
 
 
 __all__ = ['const_ints', 'const_floats', 'as_cl_constant', 'flat_permutation',
-           'broadcastable_to_cl', 'to_cl_operands', 'cl_axis', 'pass_through', 'int_list']
+           'broadcastable_to_cl', 'to_cl_operands', 'cl_axis', 'pass_through', 'int_list',
+           'keras_weights']

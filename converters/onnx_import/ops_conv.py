@@ -11,6 +11,7 @@ import numpy as np
 from kzoo.layers import Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, \
     Conv3DTranspose
 
+from .common import keras_weights
 from .importer import Value
 from .layers import OnnxPad
 from .nn_layers import OnnxConv, OnnxConvTranspose, full_pairs, window_pads
@@ -76,7 +77,7 @@ def conv(ctx, node, inputs):
                     + [p[1] for p in full_pairs(pairs, x.rank, data_format)], 'int64'))],
                     out_layout=x.layout, suffix='_pad')
             kernel = np.transpose(w.const, list(range(2, n + 2)) + [1, 0])
-            weights = [kernel] + ([b.const.astype('float32')] if b is not None else [])
+            weights = keras_weights([kernel] + ([b.const] if b is not None else []))
             layer = CONV[n](int(w.shape[0]), tuple(kernel_size), strides=tuple(strides),
                             padding=padding, data_format=data_format,
                             dilation_rate=tuple(dilations), groups=node.attr('group', 1),
@@ -106,7 +107,7 @@ def conv_transpose(ctx, node, inputs):
         _, crops = probe._crop(list(x.onnx_shape[2:]), kernel_size)
         if all(c is not None and c[1] <= 0 for c in crops):
             kernel = np.transpose(w.const, list(range(2, n + 2)) + [1, 0])
-            weights = [kernel] + ([b.const.astype('float32')] if b is not None else [])
+            weights = keras_weights([kernel] + ([b.const] if b is not None else []))
             layer = CONV_TRANSPOSE[n](
                 int(w.shape[1]), tuple(kernel_size), strides=tuple(probe.strides or [1] * n),
                 padding='valid', output_padding=(0,) * n, data_format=data_format,

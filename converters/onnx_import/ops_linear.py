@@ -8,6 +8,7 @@ import numpy as np
 
 from kzoo.layers import Dense
 
+from .common import keras_weights
 from .importer import Value
 from .math_layers import OnnxElementwise, OnnxGemm, OnnxMatMul
 from .registry import onnx_op
@@ -16,8 +17,7 @@ from .registry import onnx_op
 def _dense(ctx, node, x, kernel, bias):
     if isinstance(x.layout, tuple):  # flattened NHWC: rows in the data's order
         kernel = kernel[x.layout[1]]
-    weights = [kernel.astype('float32', copy=False)] + (
-        [bias.astype('float32', copy=False)] if bias is not None else [])
+    weights = keras_weights([kernel] + ([bias] if bias is not None else []))
     # zeros: no random draw for weights that are overwritten at once
     layer = Dense(kernel.shape[1], use_bias=bias is not None, weights=weights,
                   kernel_initializer='zeros', name=ctx.layer_name())
@@ -44,8 +44,9 @@ def gemm(ctx, node, inputs):
         bias, rest = None, c
         if c is not None and c.is_const and c.const.size in (1, units) and (
                 c.rank < 2 or c.shape[0] == 1):
-            bias, rest = np.broadcast_to(c.const * np.float32(beta), (units,)).copy(), None
-        y = _dense(ctx, node, a, np.ascontiguousarray(kernel), bias)
+            bias = np.broadcast_to(c.const.reshape(-1) * np.float32(beta), (units,)).copy()
+            rest = None
+        y = _dense(ctx, node, a, kernel, bias)
         if rest is None:
             return [y]
         if beta != 1.0:

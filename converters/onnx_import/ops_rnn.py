@@ -12,6 +12,7 @@ import numpy as np
 
 from kzoo.layers import GRU, LSTM, SimpleRNN
 
+from .common import keras_weights
 from .importer import Value
 from .layers import OnnxConcat, OnnxConstant, OnnxGather, OnnxSlice, OnnxTranspose, \
     OnnxUnsqueeze, operand_spec
@@ -61,7 +62,7 @@ def _keras_weights(kind, w, r, b, hidden, lbr):
             weights.append(np.stack([wb, rb]))
         else:
             weights.append(wb + rb)
-    return [a.astype('float32') for a in weights]
+    return keras_weights(weights)
 
 
 def _state(ctx, node, state, d, layout, anchor):
