@@ -88,7 +88,7 @@ def test_keras1_spellings(kbackend):
     assert type(kl.AveragePooling2D(2)).__name__ == 'AveragePooling2D'
 
 
-# ---- global pooling -------------------------------------------------------------------------------
+# ---- global pooling ---------------------------------------------------------------------------
 
 GLOBAL = [(mode, rank, fmt, keep) for mode in ('Max', 'Average') for rank in (1, 2, 3)
           for fmt in ('channels_last', 'channels_first') for keep in (False, True)]

@@ -2,16 +2,19 @@
 
 A channels_last input ``(N, *spatial, C)`` is handed to ``F.convNd`` as the view
 ``x.permute(0, C-axis, *spatial)``: an NC... tensor in channels-last memory format,
-which torch convolves natively; the result is permuted back, again a view. Kernels
-in Keras layout ``(*k, in, out)`` are passed as the view ``permute(out, in, *k)``.
+which torch convolves natively; the result is permuted back, again a view.
 Only asymmetric padding (TensorFlow's ``same`` with an odd total, ``causal``, ``full``)
-costs an ``F.pad``.
+costs an ``F.pad``. Kernels in Keras layout ``(*k, in, out)`` become torch weights
+``(out, in, *k)`` once per kernel version (:func:`prepared`), not on every call.
 
 >>> import torch
 >>> x = torch.arange(5.).reshape(1, 5, 1)
 >>> conv1d(x, torch.ones(2, 1, 1))[0, :, 0].tolist()
 [1.0, 3.0, 5.0, 7.0]
 """
+import weakref
+
+import torch
 import torch.nn.functional as F
 
 from kzoo.backend import conv_utils
@@ -46,10 +49,46 @@ def from_ncx(y, data_format):
     return y
 
 
-def kernel_to_torch(kernel):
-    """``(*k, a, b)`` Keras kernel as the torch weight view ``(b, a, *k)``."""
+def kernel_to_torch(kernel, data_format=None):
+    """``(*k, a, b)`` Keras kernel as the torch weight ``(b, a, *k)`` (see :func:`prepared`)."""
+    return prepared(kernel, 'conv', _permute_kernel, data_format)
+
+
+def _permute_kernel(kernel):
     n = kernel.dim() - 2
     return kernel.permute(n + 1, n, *range(n))
+
+
+def _depthwise_weight(kernel):
+    # (*k, C, M) -> (C*M, 1, *k): group c produces outputs c*M .. c*M+M-1, TF's order.
+    n = kernel.dim() - 2
+    return kernel.reshape(tuple(kernel.shape[:n]) + (1, -1)).permute(n + 1, n, *range(n))
+
+
+# Keras-layout kernel -> torch-layout weight, kept while the kernel is alive and unchanged
+# (its _version moves on every in-place update: set_weights, optimizer steps).
+_PREPARED = {}
+_FORMATS = {4: torch.channels_last, 5: torch.channels_last_3d}
+
+
+def prepared(kernel, kind, transform, data_format=None):
+    """``transform(kernel)``, a view, as a contiguous weight in the memory format of the
+    data (channels-last for channels_last data, so torch neither copies the weight nor
+    changes the data's layout), cached per kernel and version: inference does not copy
+    the weights on every call. Under autograd the view is used directly."""
+    if kernel.requires_grad and torch.is_grad_enabled():
+        return transform(kernel)
+    last = channels_last(data_format)
+    key = (id(kernel), kind, last)
+    entry = _PREPARED.get(key)
+    if entry is not None and entry[0]() is kernel and entry[1] == kernel._version:
+        return entry[2]
+    weight = transform(kernel).detach()
+    weight = weight.contiguous(memory_format=_FORMATS.get(weight.dim(), torch.contiguous_format)
+                               if last else torch.contiguous_format)
+    ref = weakref.ref(kernel, lambda _, key=key: _PREPARED.pop(key, None))
+    _PREPARED[key] = (ref, kernel._version, weight)
+    return weight
 
 
 def pad_for_window(x, kernel_size, padding, strides, dilation, value=0.):
@@ -82,30 +121,28 @@ def _conv(x, weight, n, strides, padding, data_format, dilation_rate, groups=1):
 
 def conv1d(x, kernel, strides=1, padding='valid', data_format=None, dilation_rate=1, groups=1):
     """1D convolution (cross-correlation); kernel ``(length, in, out)``."""
-    return _conv(x, kernel_to_torch(kernel), 1, strides, padding, data_format, dilation_rate,
-                 groups)
+    return _conv(x, kernel_to_torch(kernel, data_format), 1, strides, padding, data_format,
+                 dilation_rate, groups)
 
 
 def conv2d(x, kernel, strides=(1, 1), padding='valid', data_format=None, dilation_rate=(1, 1),
            groups=1):
     """2D convolution (cross-correlation); kernel ``(rows, cols, in, out)``."""
-    return _conv(x, kernel_to_torch(kernel), 2, strides, padding, data_format, dilation_rate,
-                 groups)
+    return _conv(x, kernel_to_torch(kernel, data_format), 2, strides, padding, data_format,
+                 dilation_rate, groups)
 
 
 def conv3d(x, kernel, strides=(1, 1, 1), padding='valid', data_format=None,
            dilation_rate=(1, 1, 1), groups=1):
     """3D convolution (cross-correlation); kernel ``(d1, d2, d3, in, out)``."""
-    return _conv(x, kernel_to_torch(kernel), 3, strides, padding, data_format, dilation_rate,
-                 groups)
+    return _conv(x, kernel_to_torch(kernel, data_format), 3, strides, padding, data_format,
+                 dilation_rate, groups)
 
 
 def _depthwise(x, kernel, strides, padding, data_format, dilation_rate):
     n = kernel.dim() - 2
-    channels = kernel.shape[-2]
-    # (*k, C, M) -> (C*M, 1, *k): group c produces outputs c*M .. c*M+M-1, TF's order.
-    weight = kernel.reshape(tuple(kernel.shape[:n]) + (1, -1)).permute(n + 1, n, *range(n))
-    return _conv(x, weight, n, strides, padding, data_format, dilation_rate, channels)
+    weight = prepared(kernel, 'depthwise', _depthwise_weight, data_format)
+    return _conv(x, weight, n, strides, padding, data_format, dilation_rate, kernel.shape[-2])
 
 
 def depthwise_conv1d(x, depthwise_kernel, strides=1, padding='valid', data_format=None,
@@ -124,14 +161,14 @@ def separable_conv1d(x, depthwise_kernel, pointwise_kernel, strides=1, padding='
                      data_format=None, dilation_rate=1):
     """Depthwise then pointwise 1D convolution (strides and dilation on the depthwise)."""
     y = _depthwise(x, depthwise_kernel, strides, padding, data_format, dilation_rate)
-    return _conv(y, kernel_to_torch(pointwise_kernel), 1, 1, 'valid', data_format, 1)
+    return _conv(y, kernel_to_torch(pointwise_kernel, data_format), 1, 1, 'valid', data_format, 1)
 
 
 def separable_conv2d(x, depthwise_kernel, pointwise_kernel, strides=(1, 1), padding='valid',
                      data_format=None, dilation_rate=(1, 1)):
     """Depthwise then pointwise 2D convolution (strides and dilation on the depthwise)."""
     y = _depthwise(x, depthwise_kernel, strides, padding, data_format, dilation_rate)
-    return _conv(y, kernel_to_torch(pointwise_kernel), 2, 1, 'valid', data_format, 1)
+    return _conv(y, kernel_to_torch(pointwise_kernel, data_format), 2, 1, 'valid', data_format, 1)
 
 
 # ---- transposed convolutions ------------------------------------------------------------
@@ -155,7 +192,7 @@ def _conv_transpose(x, kernel, output_shape, strides, padding, data_format, dila
     ksize = tuple(kernel.shape[:n])
     # (*k, out, in) -> torch's transposed weight (in, out, *k); no padding: the full
     # output, cropped and (for output_padding past its end) zero-extended below.
-    y = _CONV_T[n](x, kernel_to_torch(kernel), None, strides, 0, 0, 1, dilation)
+    y = _CONV_T[n](x, kernel_to_torch(kernel, data_format), None, strides, 0, 0, 1, dilation)
     extend = []
     for axis, (o, s, k, st, d) in enumerate(zip(out_size, size, ksize, strides, dilation)):
         start = conv_utils.deconv_crop(o, s, k, padding, st, d)
