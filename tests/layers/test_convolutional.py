@@ -351,3 +351,35 @@ CONFIG_CLASSES = [('Conv1D', (2, 3)), ('Conv2D', (2, 3)), ('Conv3D', (2, 3)),
 @pytest.mark.parametrize('class_name,args', CONFIG_CLASSES)
 def test_configs_exchange_with_keras(class_name, args, lib):
     check_config_exchange(class_name, args, lib)
+
+
+# ---- torch: channels_last data runs without layout copies ------------------------------------
+
+def test_torch_channels_last_runs_without_copies():
+    torch = pytest.importorskip('torch')
+    from kzoo import backend as K
+    with K.using('torch'):
+        layers = [kl.Conv2D(8, 3, padding='same'), kl.DepthwiseConv2D(3, padding='same'),
+                  kl.SeparableConv2D(8, 3, padding='same'), kl.BatchNormalization(),
+                  kl.MaxPooling2D(3, strides=1, padding='same'),
+                  kl.AveragePooling2D(3, strides=1, padding='same')]
+        x = torch.tensor(data(2, 9, 9, 8))
+        for layer in layers:
+            built(layer, x.shape)
+            with torch.no_grad():
+                layer(x)  # prepares the torch-layout weights once
+                with torch.autograd.profiler.profile() as prof:
+                    y = layer(x)
+            copies = [e.name for e in prof.function_events
+                      if e.name in ('aten::contiguous', 'aten::clone', 'aten::copy_')]
+            assert not copies, (layer, copies)
+            assert y.is_contiguous()  # (N, H, W, C) in memory order, ready for the next layer
+
+
+def test_new_weights_are_used_after_set_weights(kbackend):
+    x = data(2, 6, 5, 3)
+    layer, _ = built(kl.Conv2D(4, 3), x.shape)
+    layer(x)
+    weights = seeded_weights([(3, 3, 3, 4), (4,)], seed=9)
+    layer.set_weights(weights)
+    assert_matches(layer(x), keras_output('Conv2D', dict(filters=4, kernel_size=3), x, weights))
