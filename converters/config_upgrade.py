@@ -158,6 +158,10 @@ def upgrade_layer(entry, ctx, depth):
     config = entry.get('config')
     if config is None:
         config = {}
+    if entry['class_name'] in _CONTAINERS and isinstance(config, dict) \
+            and isinstance(config.get('layers'), list) and 'input_layers' in config:
+        # before cleaning: the ops are recognised by their Keras 3 `module`
+        config = dict(config, layers=_drop_mask_ops(config['layers'], config, ctx))
     if isinstance(config, dict):
         config = clean_values(config, ctx)
     elif isinstance(config, list):  # a Keras 1 / 2.0 Sequential: a bare list of layers
@@ -216,6 +220,60 @@ def _keras3_list_nodes(config):
 
 def _entry_name(entry):
     return entry.get('name') or (entry.get('config') or {}).get('name')
+
+
+def _is_op(entry, ctx):
+    """A Keras 3 operation node (``keras.ops``), or a class no registry knows."""
+    if not isinstance(entry, dict):
+        return False
+    module = entry.get('module')
+    if isinstance(module, str) and (module.startswith('keras.src.ops') or
+                                    module.startswith('keras.ops')):
+        return True
+    from kzoo.engine.base_layer import LAYERS
+    name = entry.get('class_name')
+    return isinstance(name, str) and name not in LAYERS and name not in ctx.custom_objects \
+        and name not in _CONTAINERS
+
+
+def _tensor_names(value, skip_mask=True):
+    """Names of layers referenced by ``__keras_tensor__`` markers in a node's args."""
+    names, stack = set(), [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get('class_name') == '__keras_tensor__':
+                history = (item.get('config') or {}).get('keras_history') or [None]
+                names.add(history[0])
+                continue
+            stack.extend(v for k, v in item.items() if not (skip_mask and k == 'mask'))
+        elif isinstance(item, list):
+            if len(item) >= 3 and isinstance(item[0], str) and isinstance(item[1], int):
+                names.add(item[0])
+            else:
+                stack.extend(item)
+    return names
+
+
+def _drop_mask_ops(layers, config, ctx):
+    """Keras 3 writes the mask computations of a functional model (``NotEqual``, ``Any``
+    from ``keras.ops``) as graph nodes passed to layers as ``mask=``; kzoo computes masks
+    itself, so such nodes are dropped when nothing else uses them."""
+    ops = {_entry_name(l) for l in layers if _is_op(l, ctx)}
+    if not ops:
+        return layers
+    used = set()
+    for layer in layers:
+        if _entry_name(layer) in ops or not isinstance(layer, dict):
+            continue
+        used |= _tensor_names(layer.get('inbound_nodes') or [])
+    used |= _tensor_names([config.get('output_layers') or [], config.get('input_layers') or []])
+    needed = ops & used
+    if needed:
+        return layers  # a real computation: reported as an unknown class when built
+    ctx.note('Keras 3 mask operations %s dropped (kzoo computes masks itself)'
+             % ', '.join(sorted(ops)))
+    return [l for l in layers if _entry_name(l) not in ops]
 
 
 def _keras3_sequential_coordinates(config):
