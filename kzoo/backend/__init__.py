@@ -33,6 +33,8 @@ BACKENDS = {
 
 _impl = None
 _name = None  # read as K._BACKEND (seed-era spelling) through __getattr__
+_SUBMODULES = frozenset(['common', 'composite', 'conv_utils', 'numpy_backend', 'torch_backend',
+                         'tensorflow_backend'])
 
 
 def _kzoo_home():
@@ -128,7 +130,9 @@ def __getattr__(attr):
     # Forward op look-ups (K.dot, K.conv2d, ...) to the active backend module.
     if attr == '_BACKEND':
         return backend()
-    if attr.startswith('__'):
+    if attr.startswith('__') or attr in _SUBMODULES:
+        # ``from kzoo.backend import composite`` asks here first: let the import system
+        # load the submodule rather than selecting (and importing) the default backend.
         raise AttributeError(attr)
     impl = _active()
     try:
