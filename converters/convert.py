@@ -379,3 +379,50 @@ def _convert_layout(model, data_format, check, tolerance):
     actual = [transpose_array(a, data_format) if flag else a for a, flag in zip(actual, flags)]
     error = check_outputs(actual, expected, tolerance, 'the %s model' % data_format)
     return converted, error
+
+
+# ---- the formats this module adds to the registry -----------------------------------------
+
+def is_onnx_file(path):
+    """An ONNX ModelProto starts with its ``ir_version`` field (tag 0x08, a small value)
+    followed by another ModelProto field."""
+    try:
+        with open(os.fspath(path), 'rb') as f:
+            head = f.read(3)
+    except OSError:
+        return False
+    return len(head) == 3 and head[0] == 0x08 and 1 <= head[1] <= 64 and \
+        head[2] in (0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72)
+
+
+def _load_onnx(path, custom_objects=None, compile=True, safe_mode=True):
+    from kzoo.converters.onnx_import import from_onnx
+    return from_onnx(os.fspath(path))
+
+
+def _save_onnx(model, path, include_optimizer=True):
+    from kzoo.converters.onnx_export.export import to_onnx
+    to_onnx(model, path)
+
+
+def _save_torch(model, path, include_optimizer=True):
+    from kzoo.converters.torch_export import save_state_dict, to_torch
+    save_state_dict(to_torch(model), path)
+
+
+def _load_torch_weights(model, path, by_name=False, skip_mismatch=False):
+    from kzoo.converters.torch_export import load_weights
+    load_weights(model, path, by_name, skip_mismatch)
+
+
+def _is_torch_file(path):
+    from kzoo.converters.torch_export import is_state_dict_file
+    return is_state_dict_file(path)
+
+
+def register_formats(register_format):
+    """Add ``onnx`` and ``torch`` to the format registry (called by ``formats``)."""
+    register_format('onnx', 'ONNX model', is_onnx_file, ('.onnx',), load_model=_load_onnx,
+                    save_model=_save_onnx)
+    register_format('torch', 'PyTorch state dict (kzoo.converters.to_torch)', _is_torch_file,
+                    ('.pt', '.pth'), load_weights=_load_torch_weights, save_model=_save_torch)

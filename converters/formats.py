@@ -148,3 +148,6 @@ def _ensure_builtin():
     register_format('yaml-config', 'YAML model config (to_yaml)', text_config.is_yaml,
                     ('.yaml', '.yml'), load_model=text_config.load_yaml_file,
                     describe=text_config.describe)
+    # ONNX and torch state dicts (kzoo.converters.convert registers them)
+    from kzoo.converters.convert import register_formats
+    register_formats(register_format)

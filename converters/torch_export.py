@@ -175,3 +175,48 @@ def load_state_dict(module, path):
     state = torch.load(os.fspath(path), weights_only=True, map_location='cpu')
     module.load_state_dict(state)
     return module
+
+
+def load_weights(model, path, by_name=False, skip_mismatch=False):
+    """Set ``model``'s weights from a ``.pt`` state dict written by :func:`save_state_dict`
+    (keys as :func:`to_torch` names them; ``weights_only``: no code runs)."""
+    torch = _torch()
+    from kzoo.errors import ShapeError
+    state = torch.load(os.fspath(path), weights_only=True, map_location='cpu')
+    if not isinstance(state, dict):
+        raise ConversionError('%s is not a state dict' % os.fspath(path))
+    pairs, missing = [], []
+    used = set()
+    for parts, variable in parameter_paths(model):
+        key = '.'.join(_sanitize(p) for p in parts)
+        while key in used:
+            key += '_1'
+        used.add(key)
+        if key not in state:
+            missing.append(key)
+            continue
+        value = state[key].detach().cpu().numpy()
+        if tuple(value.shape) != tuple(int(d) for d in variable.shape):
+            if skip_mismatch:
+                continue
+            raise ShapeError('%s: %s has shape %s, model %r expects %s'
+                             % (os.fspath(path), key, tuple(value.shape), model.name,
+                                tuple(variable.shape)))
+        pairs.append((variable, value))
+    if missing and not (by_name or skip_mismatch):
+        raise ConversionError('%s has no weights for %s (model %r)'
+                              % (os.fspath(path), ', '.join(missing[:5]), model.name))
+    K.batch_set_value(pairs)
+
+
+def is_state_dict_file(path):
+    """A zip written by ``torch.save`` (it holds ``<name>/data.pkl``)."""
+    import zipfile
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any(n.endswith('/data.pkl') for n in names) and 'config.json' not in names
