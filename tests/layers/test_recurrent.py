@@ -325,20 +325,6 @@ def _initial_state_model(lib, model_cls):
     return model_cls([x, h, c], y)
 
 
-def _strip_keras3_initializer_fields(config):
-    # Keras 3.15 writes input_axes/output_axes into initializer configs; what is under test
-    # here is the node layout of initial states, not initializers.
-    if isinstance(config, dict):
-        for key in ('input_axes', 'output_axes'):
-            config.pop(key, None)
-        for value in config.values():
-            _strip_keras3_initializer_fields(value)
-    elif isinstance(config, list):
-        for value in config:
-            _strip_keras3_initializer_fields(value)
-    return config
-
-
 @functools.lru_cache(maxsize=None)
 def _keras_initial_state_model():
     keras = library('keras')
@@ -355,7 +341,7 @@ def test_initial_state_as_graph_inputs(kbackend, source):
     if source == 'kzoo':
         config = _initial_state_model(KzooLib, Model).get_config()
     elif source == 'keras':
-        config = _strip_keras3_initializer_fields(copy.deepcopy(keras_config))
+        config = copy.deepcopy(keras_config)
     else:
         tf_keras = library('tf_keras')
         config = _initial_state_model(tf_keras, tf_keras.Model).get_config()
@@ -369,14 +355,17 @@ def test_initial_state_as_graph_inputs(kbackend, source):
 # ---- configs: Keras 2 files, Keras 3 nesting, Keras 1 spellings --------------------------------
 
 @pytest.mark.parametrize('kind', sorted(RNN_KINDS))
-def test_tf_keras_config_is_honoured(kbackend, kind):
-    """Build kzoo from tf.keras's own (Keras 2 layout) config with explicit values."""
-    s = with_options(RNN_KINDS[kind], return_sequences=True, go_backwards=True,
-                     **({} if kind == 'SimpleRNN' else {'recurrent_activation': 'hard_sigmoid'}))
-    weights, expected = oracle(s, call=(('mask', 'mask'),), lib='tf_keras')
-    tf_keras = library('tf_keras')
+@pytest.mark.parametrize('lib', ['tf_keras', 'keras'])
+def test_keras_config_is_honoured(kbackend, kind, lib):
+    """Build kzoo from Keras's own config (tf.keras: Keras 2 layout with explicit values,
+    hard_sigmoid gates; Keras 3: its own layout) and match Keras's outputs."""
+    options = dict(return_sequences=True, go_backwards=True)
+    if kind != 'SimpleRNN' and lib == 'tf_keras':
+        options['recurrent_activation'] = 'hard_sigmoid'
+    s = with_options(RNN_KINDS[kind], **options)
+    weights, expected = oracle(s, call=(('mask', 'mask'),), lib=lib)
     name = s[0]
-    config = getattr(tf_keras.layers, name)(**dict(s[1])).get_config()
+    config = getattr(library(lib).layers, name)(**dict(s[1])).get_config()
     layer = deserialize_layer(json.loads(json.dumps({'class_name': name, 'config': config})))
     layer._initial_weights = weights
     assert_matches(layer(DATA['x'], mask=DATA['mask']), expected[0], 1e-5)
