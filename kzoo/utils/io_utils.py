@@ -29,8 +29,8 @@ try:
 except ImportError:  # Windows: FileLock falls back to O_EXCL lock files
     fcntl = None
 
-__all__ = ['atomic_write', 'atomic_write_json', 'fsync_dir', 'remove_quietly', 'FileLock',
-           'LockTimeout', 'HDF5Matrix']
+__all__ = ['atomic_write', 'atomic_path', 'atomic_write_json', 'fsync_dir', 'remove_quietly',
+           'FileLock', 'LockTimeout', 'HDF5Matrix']
 
 
 def fsync_dir(path):
@@ -60,6 +60,29 @@ def remove_quietly(path):
 
 
 @contextlib.contextmanager
+def _staged(path):
+    """Yield (fd, temporary path) beside ``path``; on success rename it to ``path``.
+
+    The one mechanism behind :func:`atomic_write` and :func:`atomic_path`. The
+    caller writes and flushes the temporary file inside the ``with``; any exception
+    removes it and leaves ``path`` untouched.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    # mkstemp in the destination folder: same file system, so os.replace is atomic,
+    # and a unique name, so concurrent writers never share a temporary file.
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
+                               dir=folder)
+    try:
+        yield fd, tmp
+        # mkstemp creates 0600; give the file the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def atomic_write(path, mode='wb', fsync=True, **open_kwargs):
     """Open a temporary file beside ``path``; rename it to ``path`` on success.
 
@@ -82,27 +105,45 @@ def atomic_write(path, mode='wb', fsync=True, **open_kwargs):
     if mode not in ('w', 'wb', 'wt'):
         raise ValueError('atomic_write supports modes w, wt and wb, not %r' % (mode,))
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
     if 'b' not in mode:
         open_kwargs.setdefault('encoding', 'utf-8')
-    # mkstemp in the destination folder: same file system, so os.replace is atomic,
-    # and a unique name, so concurrent writers never share a temporary file.
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
-                               dir=folder)
-    try:
+    with _staged(path) as (fd, _tmp):
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
     if fsync:
-        fsync_dir(folder)
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary *path* beside ``path``; on success it replaces ``path``.
+
+    For writers that need a path rather than a file object (h5py, zipfile: HDF5
+    reads back what it writes), with :func:`atomic_write`'s guarantee: ``path`` is
+    either the old complete file or the new complete file.
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> with atomic_path(os.path.join(d, 'x.bin')) as tmp:
+    ...     _ = open(tmp, 'wb').write(b'ok')
+    >>> sorted(os.listdir(d)), open(os.path.join(d, 'x.bin'), 'rb').read()
+    (['x.bin'], b'ok')
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        from kzoo.errors import ConversionError
+        raise ConversionError('cannot write %s: folder %s does not exist' % (path, folder))
+    with _staged(path) as (fd, tmp):
+        os.close(fd)
+        yield tmp
+        # The writer closed its own handle; flush its data before the rename.
+        with open(tmp, 'rb+') as f:
+            os.fsync(f.fileno())
+    fsync_dir(folder)
 
 
 def atomic_write_json(path, obj):
