@@ -41,10 +41,11 @@ DTYPES = ('float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'u
 
 class Value(object):
     """An ONNX tensor during import: ``const`` (an array) or ``tensor`` (a KTensor)."""
-    __slots__ = ('tensor', 'const', 'dtype', 'layout')
+    __slots__ = ('tensor', 'const', 'dtype', 'layout', 'origin')
 
     def __init__(self, tensor=None, const=None, dtype=None, layout='cf'):
         self.tensor, self.const = tensor, None if const is None else np.asarray(const)
+        self.origin = None  # (value, perm) when this is a transpose of another value
         self.dtype = np.dtype(dtype if dtype is not None else
                               (self.const.dtype if self.const is not None else 'float32'))
         self.layout = layout
@@ -250,9 +251,32 @@ class ImportContext(object):
         key = (id(value), 'cl')
         if key in self._converted:
             return self._converted[key][1]
+        if value.origin is not None:
+            # a transpose of NHWC data (exporters of Keras models write them): use the
+            # data itself instead of transposing twice
+            source, perm = value.origin
+            if source.layout == 'cf' and [perm[q] for q in cf_to_cl(value.rank)] == list(
+                    range(value.rank)):
+                out = Value(tensor=source.tensor, const=source.const, dtype=source.dtype,
+                            layout='cl')
+                self._converted[key] = (value, out)
+                return out
         out = self.one(OnnxTranspose, [value], perm=cf_to_cl(value.rank), suffix='_to_nhwc')
         out.layout = 'cl'
         self._converted[key] = (value, out)
+        return out
+
+    def transpose(self, value, perm, suffix=''):
+        """``value`` (ONNX layout) transposed by ``perm``; a transpose of a transpose is
+        one transpose of the original, or the original itself."""
+        perm = [int(p) for p in perm]
+        while value.origin is not None and value.origin[0].layout == 'cf':
+            source, first = value.origin
+            perm, value = [first[p] for p in perm], source
+        if perm == list(range(len(perm))):
+            return value
+        out = self.one(OnnxTranspose, [value], perm=perm, suffix=suffix)
+        out.origin = (value, perm)
         return out
 
     def channels_last(self, value):
@@ -385,6 +409,7 @@ def import_graph(model, data_format='channels_first', where='ONNX model'):
         if is_flat(value) or (value.layout == 'cl' and data_format != 'channels_last'):
             value = ctx.to_cf(value)
         outputs.append(value)
+    ctx.output_names = [info.name for info in graph.output]
     return ctx, inputs, outputs
 
 
@@ -398,7 +423,14 @@ def finish_model(ctx, inputs, outputs, name):
     used = {id(t) for t in get_source_inputs(tensors)}
     kept = [(n, t) for n, t in inputs if id(t) in used]
     model = Model(inputs=[t for _, t in kept], outputs=tensors, name=ctx.unique_name(name))
-    return model, [n for n, _ in kept]
+    # the ONNX names of the model's inputs and outputs, in order (layer names are
+    # sanitized: ONNX allows any string)
+    model.onnx_input_names = [n for n, _ in kept]
+    model.onnx_output_names = list(ctx.output_names)
+    # which of them are NHWC (data_format='channels_last': image inputs and outputs)
+    model.nhwc_inputs = [ctx.values[n].layout == 'cl' for n, _ in kept]
+    model.nhwc_outputs = [v.layout == 'cl' for v in outputs]
+    return model, model.onnx_input_names
 
 
 def build_model(model, data_format='channels_first', where='ONNX model', name=None):
@@ -407,4 +439,4 @@ def build_model(model, data_format='channels_first', where='ONNX model', name=No
     return finish_model(ctx, inputs, outputs, name or model.graph.name or 'onnx_model')[0]
 
 
-__all__ = ['DTYPES', 'build_model', 'import_graph', 'finish_model', 'ImportContext', 'Value', 'Node', 'SPATIAL_OPS', 'is_flat']
+__all__ = ['DTYPES', 'cf_to_cl', 'cl_to_cf', 'build_model', 'import_graph', 'finish_model', 'ImportContext', 'Value', 'Node', 'SPATIAL_OPS', 'is_flat']

@@ -119,7 +119,7 @@ def recurrent(ctx, node, inputs):
     h0, c0 = inputs[5], inputs[6]
     acts = _keras_activations(kind, node, directions)
     lbr = node.attr('linear_before_reset', 0)
-    seq = x if layout else ctx.one(OnnxTranspose, [x], perm=[1, 0, 2], suffix='_batch_major')
+    seq = x if layout else ctx.transpose(x, [1, 0, 2], suffix='_batch_major')
     ys, hs, cs = [], [], []
     for d in range(directions):
         reverse = direction == 'reverse' or d == 1
@@ -173,7 +173,7 @@ def _onnx_outputs(ctx, node, ys, hs, cs, layout):
         parts = []
         for y in ys:  # (batch, seq, hidden) -> (seq, 1, batch, hidden) or (batch, seq, 1, h)
             if not layout:
-                y = ctx.one(OnnxTranspose, [y], perm=[1, 0, 2], suffix='_time_major')
+                y = ctx.transpose(y, [1, 0, 2], suffix='_time_major')
             parts.append(ctx.one(OnnxUnsqueeze, [y, Value(const=np.asarray(
                 [2 if layout else 1], 'int64'))], suffix='_Y'))
         results[0] = parts[0] if len(parts) == 1 else ctx.one(

@@ -5,7 +5,7 @@ import numpy as np
 from kzoo.layers import Flatten
 
 from .common import (as_cl_constant, cl_axis, const_ints, flat_permutation, int_list)
-from .importer import Value
+from .importer import Value, cl_to_cf
 from .layers import (OnnxConcat, OnnxDepthToSpace, OnnxExpand, OnnxFlatten, OnnxGather,
                      OnnxPad, OnnxReshape, OnnxSlice, OnnxSplit, OnnxSqueeze, OnnxTile,
                      OnnxTranspose, OnnxUnsqueeze)
@@ -66,10 +66,18 @@ def flatten(ctx, node, inputs):
     return ctx.generic(OnnxFlatten, [x], axis=axis)
 
 
-@onnx_op('Transpose', 1, 13, 21, 23, 24, 25)
+@onnx_op('Transpose', 1, 13, 21, 23, 24, 25, layout_aware=True)
 def transpose(ctx, node, inputs):
-    perm = node.attr('perm')
-    return ctx.generic(OnnxTranspose, [inputs[0]], perm=perm)
+    """Consecutive transposes (and one of NHWC data) compose into one, or none."""
+    x = inputs[0]
+    rank = len(x.onnx_shape) if not isinstance(x.layout, tuple) else 2
+    perm = node.attr('perm') or list(reversed(range(rank)))
+    if x.layout == 'cl':
+        perm = [cl_to_cf(rank)[p] for p in perm]  # applied to the NHWC data directly
+        x = Value(tensor=x.tensor, const=x.const, dtype=x.dtype)
+    else:
+        x = ctx.to_cf(x)
+    return [ctx.transpose(x, perm)]
 
 
 @onnx_op('Squeeze', 1, 11, 13, 21, 23, 24, 25)
