@@ -459,6 +459,18 @@ def test_conv_lstm2d_channels_first(kbackend):
     assert layer.compute_output_shape((None, 4, 3, 6, 5)) == (None, 4, 2, 6, 5)
 
 
+def test_conv_lstm2d_tf_keras_config(kbackend):
+    """tf.keras's ConvLSTM2D defaults to hard_sigmoid gates and says so in its config."""
+    s = spec('ConvLSTM2D', filters=2, kernel_size=3, padding='same', return_sequences=True)
+    weights, expected = oracle(s, inputs=('video',), call=(('mask', 'vmask'),), lib='tf_keras')
+    config = library('tf_keras').layers.ConvLSTM2D(**dict(s[1])).get_config()
+    assert config['recurrent_activation'] == 'hard_sigmoid'
+    layer = deserialize_layer(json.loads(json.dumps({'class_name': 'ConvLSTM2D',
+                                                     'config': config})))
+    layer._initial_weights = weights
+    assert_matches(layer(DATA['video'], mask=DATA['vmask']), expected[0], 1e-5)
+
+
 def test_conv_lstm2d_symbolic_shapes():
     for options in CONV_OPTIONS.values():
         s = spec('ConvLSTM2D', filters=2, kernel_size=options.get('kernel_size', 3),
