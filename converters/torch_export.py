@@ -179,33 +179,36 @@ def load_state_dict(module, path):
 
 def load_weights(model, path, by_name=False, skip_mismatch=False):
     """Set ``model``'s weights from a ``.pt`` state dict written by :func:`save_state_dict`
-    (keys as :func:`to_torch` names them; ``weights_only``: no code runs)."""
+    (``weights_only``: no code runs). As Keras's ``load_weights``: in order by default,
+    by name (the keys :func:`to_torch` gives) with ``by_name``."""
     torch = _torch()
     from kzoo.errors import ShapeError
-    state = torch.load(os.fspath(path), weights_only=True, map_location='cpu')
+    label = os.fspath(path)
+    state = torch.load(label, weights_only=True, map_location='cpu')
     if not isinstance(state, dict):
-        raise ConversionError('%s is not a state dict' % os.fspath(path))
-    pairs, missing = [], []
-    used = set()
-    for parts, variable in parameter_paths(model):
-        key = '.'.join(_sanitize(p) for p in parts)
-        while key in used:
-            key += '_1'
-        used.add(key)
-        if key not in state:
-            missing.append(key)
+        raise ConversionError('%s is not a state dict' % label)
+    paths = parameter_paths(model)
+    if by_name:
+        keys = ['.'.join(_sanitize(p) for p in parts) for parts, _ in paths]
+        items = [(key, state.get(key)) for key in keys]
+    else:
+        if len(state) != len(paths):
+            raise ConversionError('%s holds %d arrays, model %r has %d weights; load by name '
+                                  'with by_name=True' % (label, len(state), model.name,
+                                                         len(paths)))
+        items = list(state.items())
+    pairs = []
+    for (key, value), (_, variable) in zip(items, paths):
+        if value is None:
             continue
-        value = state[key].detach().cpu().numpy()
+        value = value.detach().cpu().numpy()
         if tuple(value.shape) != tuple(int(d) for d in variable.shape):
             if skip_mismatch:
                 continue
             raise ShapeError('%s: %s has shape %s, model %r expects %s'
-                             % (os.fspath(path), key, tuple(value.shape), model.name,
-                                tuple(variable.shape)))
+                             % (label, key, tuple(value.shape), model.name,
+                                tuple(int(d) for d in variable.shape)))
         pairs.append((variable, value))
-    if missing and not (by_name or skip_mismatch):
-        raise ConversionError('%s has no weights for %s (model %r)'
-                              % (os.fspath(path), ', '.join(missing[:5]), model.name))
     K.batch_set_value(pairs)
 
 
