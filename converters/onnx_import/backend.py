@@ -109,4 +109,5 @@ prepare = KzooBackend.prepare
 run_model_proto = KzooBackend.run_model
 supports_device = KzooBackend.supports_device
 
-__all__ = ['KzooBackend', 'KzooNumpyBackend', 'KzooBackendRep', 'run_model', 'prepare', 'supports_device']
+__all__ = ['KzooBackend', 'KzooNumpyBackend', 'KzooBackendRep', 'run_model', 'prepare',
+           'supports_device']

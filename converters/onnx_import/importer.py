@@ -24,7 +24,7 @@ from kzoo.engine.training import Model
 from kzoo.errors import ConversionError, FileFormatError
 
 from .external_data import to_array
-from .layers import OnnxConstant, OnnxGather, OnnxLayer, OnnxTranspose, operand_spec
+from .layers import OnnxConstant, OnnxGather, OnnxLayer, OnnxTranspose, Operand, operand_spec
 from .registry import canonical_domain, find_handler
 
 # operators whose first input is image-like: an input they read is taken as NHWC when
@@ -33,6 +33,9 @@ SPATIAL_OPS = ('Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAverage
                'GlobalMaxPool', 'BatchNormalization', 'InstanceNormalization', 'LRN',
                'Resize', 'Upsample', 'DepthToSpace', 'SpaceToDepth')
 
+
+# the largest constant computed while importing (light models fold 550 MB of weights)
+MAX_FOLDED_BYTES = 4 << 30
 
 # element types kzoo computes with (no bfloat16, float8, 4-bit, string or complex)
 DTYPES = ('float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8',
@@ -177,6 +180,7 @@ class ImportContext(object):
         if all(v.is_const for v in present):
             layer = cls(operands=[None if v is None else 'input' for v in operands],
                         name='fold', **config)
+            self._check_fold_size(layer, operands)
             arrays = layer.evaluate([None if v is None else v.const for v in operands])
             return [Value(const=a, layout=out_layout) for a in arrays]
         specs, constants, tensors = [], {}, []
@@ -201,6 +205,24 @@ class ImportContext(object):
             fallback = dtypes[i] if dtypes is not None and i < len(dtypes) else first_dtype
             values.append(Value(tensor=t, dtype=self.output_dtype(i, fallback), layout=out_layout))
         return values
+
+    def _check_fold_size(self, layer, operands):
+        """Refuse to compute, at import, a constant larger than MAX_FOLDED_BYTES (a
+        200-byte file may ask ConstantOfShape for petabytes)."""
+        infos = [Operand(None, present=False) if v is None else Operand(v.shape, v.const,
+                                                                          v.dtype.name)
+                 for v in operands]
+        try:
+            shapes = layer.infer_shape(infos)
+        except Exception:  # noqa: BLE001  (checked again when computed)
+            return
+        for shape in shapes if isinstance(shapes, list) else [shapes]:
+            if shape is not None and all(d is not None for d in shape):
+                size = int(np.prod([int(d) for d in shape], dtype=object)) * 8
+                if size > MAX_FOLDED_BYTES:
+                    raise self.node.fail('its output would have shape %s (%d bytes), more '
+                                         'than the %d kzoo computes while importing'
+                                         % (tuple(shape), size, MAX_FOLDED_BYTES))
 
     def one(self, cls, operands, **options):
         return self.generic(cls, operands, **options)[0]
@@ -439,4 +461,5 @@ def build_model(model, data_format='channels_first', where='ONNX model', name=No
     return finish_model(ctx, inputs, outputs, name or model.graph.name or 'onnx_model')[0]
 
 
-__all__ = ['DTYPES', 'cf_to_cl', 'cl_to_cf', 'build_model', 'import_graph', 'finish_model', 'ImportContext', 'Value', 'Node', 'SPATIAL_OPS', 'is_flat']
+__all__ = ['DTYPES', 'cf_to_cl', 'cl_to_cf', 'build_model', 'import_graph', 'finish_model',
+           'ImportContext', 'Value', 'Node', 'SPATIAL_OPS', 'is_flat']

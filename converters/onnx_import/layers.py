@@ -781,7 +781,8 @@ class OnnxDepthToSpace(OnnxLayer):
         return (n, h, w, c) if last else (n, c, h, w)
 
 
-__all__ = ['OnnxLayer', 'Operand', 'operand_spec', 'known', 'OnnxConstant', 'OnnxCast', 'OnnxDropout', 'OnnxIdentity',
+__all__ = ['OnnxLayer', 'Operand', 'operand_spec', 'known', 'OnnxConstant', 'OnnxCast',
+           'OnnxDropout', 'OnnxIdentity',
            'OnnxShape', 'OnnxReshape', 'OnnxFlatten', 'OnnxTranspose', 'OnnxSqueeze',
            'OnnxUnsqueeze', 'OnnxConcat', 'OnnxSplit', 'OnnxSlice', 'OnnxGather', 'OnnxTile',
            'OnnxExpand', 'OnnxConstantOfShape', 'OnnxPad', 'OnnxDepthToSpace']

@@ -115,7 +115,7 @@ class TorchPrimitives(object):
             return x if dtype is None else x.to(cls.torch_dtype(dtype))
         array = np.asarray(x, dtype=dtype)
         if not array.flags.writeable or not array.flags.c_contiguous:
-            array = np.ascontiguousarray(array).copy()
+            array = np.array(array, order='C')  # (not ascontiguousarray: it makes 0-d 1-d)
         return torch.from_numpy(array)
 
     @classmethod
