@@ -4,14 +4,15 @@ Formats come from the files (``.h5``/``.hdf5``, ``.keras``, ``.json``/``.yaml``,
 ``.onnx``, ``.pt``, a SavedModel folder) or from ``--from``/``--to``. The result is
 compared with kzoo on random inputs; the largest difference is printed, and a
 difference over ``--tolerance`` fails the conversion (exit status 1, nothing written).
-The work is :func:`kzoo.converters.convert`.
+The work is :func:`kzoo.converters.convert`. ``--batch MANIFEST.csv`` runs many
+conversions in parallel (:mod:`kzoo.distributed.bulk_convert`).
 """
 from kzoo.commands import command
 
 
 def _args(p):
-    p.add_argument('src', help='model file or SavedModel folder to read')
-    p.add_argument('dst', help='file or folder to write (format from its extension; a name '
+    p.add_argument('src', nargs='?', help='model file or SavedModel folder to read')
+    p.add_argument('dst', nargs='?', help='file or folder to write (format from its extension; a name '
                    'without one is a SavedModel folder)')
     p.add_argument('--from', dest='src_format', metavar='FORMAT',
                    help='source format: h5, keras, json, yaml, onnx, savedmodel')
@@ -31,11 +32,24 @@ def _args(p):
     p.add_argument('--tolerance', type=float, default=1e-4,
                    help='largest allowed difference, scaled by max(1, max|output|) '
                         '(default 1e-4)')
+    p.add_argument('--batch', metavar='MANIFEST', help='convert every row of a CSV file '
+                   '(columns src, dst, and any option: opset, tolerance, ...) in parallel')
+    p.add_argument('--ray', nargs='?', const='auto', metavar='ADDRESS',
+                   help="--batch: run on Ray ('auto', 'local' or a cluster address)")
+    p.add_argument('--workers', type=int, help='--batch: local processes (default: CPU count)')
+    p.add_argument('--report', metavar='FILE', help='--batch: also write the report (.csv or '
+                   '.jsonl)')
 
 
 @command('convert', help='convert a model between formats (h5, keras, json, yaml, onnx, pt, '
          'SavedModel), checked numerically', add_arguments=_args)
 def run(args):
+    if args.batch:
+        from kzoo.distributed.commands import run_convert_batch
+        return run_convert_batch(args)
+    if not (args.src and args.dst):
+        from kzoo.errors import ConfigError
+        raise ConfigError('give SRC and DST, or --batch MANIFEST.csv')
     from kzoo.converters import convert
     result = convert(args.src, args.dst, src_format=args.src_format,
                      dst_format=args.dst_format, weights=args.weights, opset=args.opset,

@@ -1,4 +1,8 @@
-"""``kzoo predict NAME|MODELFILE IMAGE...``: top classes per image."""
+"""``kzoo predict NAME|MODELFILE IMAGE...``: top classes per image.
+
+``--input DIR|GLOB|LISTFILE --output results.parquet|.jsonl`` classifies many images
+(with ``--ray``, on a Ray cluster): see :mod:`kzoo.distributed`.
+"""
 import numpy as np
 
 from kzoo.commands import command
@@ -7,17 +11,32 @@ from kzoo.commands._models import load_model_or_application
 
 def _args(p):
     p.add_argument('model', help='application name (see kzoo list) or a model file')
-    p.add_argument('images', nargs='+', help='image files')
+    p.add_argument('images', nargs='*', help='image files')
     p.add_argument('--top', type=int, default=5, help='how many classes per image')
     p.add_argument('--weights', default='imagenet', help="for applications: 'imagenet', "
                    "'none' or a weights file")
     p.add_argument('--preprocess', choices=('caffe', 'tf', 'torch', 'none'), default=None,
                    help="preprocessing mode (default: the application's card; none for files)")
+    p.add_argument('--input', help='many images: a folder, a glob pattern or a file listing '
+                   'image paths (one per line)')
+    p.add_argument('--output', help='write results to a .parquet or .jsonl file (columns path, '
+                   'class_ids, class_names, scores, error)')
+    p.add_argument('--batch-size', type=int, default=32, help='images per model batch')
+    p.add_argument('--ray', nargs='?', const='auto', metavar='ADDRESS',
+                   help="run on Ray: 'auto' (a running cluster, else a local one), 'local', or "
+                   'a cluster address such as ray://HEAD:10001')
+    p.add_argument('--workers', type=int, help='model actors on Ray; decode threads without')
 
 
 @command('predict', help='classify images with an application or a model file',
          add_arguments=_args)
 def run(args):
+    if args.input or args.output or args.ray:
+        from kzoo.distributed.commands import run_predict
+        return run_predict(args)
+    if not args.images:
+        from kzoo.errors import ConfigError
+        raise ConfigError('no images: give image files, or --input DIR|GLOB|LISTFILE')
     from kzoo.preprocessing.image import img_to_array, load_img
     from kzoo.registry import imagenet
     model, app = load_model_or_application(args.model, args.weights)
