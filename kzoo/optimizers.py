@@ -113,7 +113,7 @@ class Optimizer(object):
     """Base class: hyperparameters, gradient clipping, slots and their (de)serialization.
 
     Subclasses list their own constructor arguments in ``config_fields``, name their
-    slot kinds in ``slot_names`` and implement ``update_step``.
+    slot kinds in ``slot_names`` and implement ``update``, list-wise over all variables.
     """
     config_fields = ()
     slot_names = ()
@@ -288,32 +288,35 @@ class Optimizer(object):
         self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def apply(self, grads, variables):
-        """One optimizer step: clip, update each variable, count the iteration."""
+        """One optimizer step: clip, update every variable, count the iteration."""
         from kzoo.engine.trainers import get_trainer
         trainer = get_trainer()
         if not self.built:
             self.build(variables)
         index = {id(v): i for i, v in enumerate(self._variables)}
-        grads = self._clip(list(grads))
-        lr = self.current_learning_rate()
+        pairs = [(g, v) for g, v in zip(self._clip(list(grads)), variables) if g is not None]
+        rows = []
+        for _, v in pairs:
+            i = index.get(id(v))
+            if i is None:
+                raise ConfigError('optimizer %s was built for other variables; %r is '
+                                  'new to it' % (self.name, getattr(v, 'name', v)))
+            rows.append(i)
         step = int(self.iterations) + 1
         self._before_step(step)
-        with trainer.no_grad():
-            for g, v in zip(grads, variables):
-                if g is None:
-                    continue
-                i = index.get(id(v))
-                if i is None:
-                    raise ConfigError('optimizer %s was built for other variables; %r is '
-                                      'new to it' % (self.name, getattr(v, 'name', v)))
-                slots = {kind: self._slots[kind][i] for kind in self._slots}
-                self.update_step(g, v, lr, step, slots, trainer.assign)
+        if pairs:
+            slots = {kind: [self._slots[kind][i] for i in rows] for kind in self._slots}
+            with trainer.no_grad():
+                self.update(trainer.foreach, [g for g, _ in pairs], [v for _, v in pairs],
+                            slots, self.current_learning_rate(), step)
         self.iterations.set_value(step)
 
     def _before_step(self, step):
         pass
 
-    def update_step(self, gradient, variable, lr, step, slots, assign):
+    def update(self, F, grads, variables, slots, lr, step):
+        """Update all ``variables`` (lists aligned with ``grads`` and each slot list)
+        with the list-wise math of ``F`` (:class:`kzoo.engine.trainers.foreach.Foreach`)."""
         raise NotImplementedError
 
     # ---- config ---------------------------------------------------------------------
@@ -356,16 +359,16 @@ class SGD(Optimizer):
     def slot_names_for_config(self):
         return ('momentum',) if self.momentum else ()
 
-    def update_step(self, g, v, lr, step, slots, assign):
+    def update(self, F, g, v, slots, lr, step):
         if not self.momentum:
-            assign(v, v - g * lr)
+            F.assign(v, F.sub(v, F.mul(g, lr)))
             return
         m = slots['momentum']
-        assign(m, m * self.momentum - g * lr)
+        F.assign(m, F.sub(F.mul(m, self.momentum), F.mul(g, lr)))
         if self.nesterov:
-            assign(v, v + (m * self.momentum - g * lr))
+            F.assign(v, F.add(v, F.sub(F.mul(m, self.momentum), F.mul(g, lr))))
         else:
-            assign(v, v + m)
+            F.assign(v, F.add(v, m))
 
 
 @OPTIMIZERS.register('rmsprop')
@@ -385,22 +388,22 @@ class RMSprop(Optimizer):
         return (('velocity',) + (('momentum',) if self.momentum > 0 else ())
                 + (('average_gradient',) if self.centered else ()))
 
-    def update_step(self, g, v, lr, step, slots, assign):
+    def update(self, F, g, v, slots, lr, step):
         vel = slots['velocity']
-        assign(vel, vel * self.rho + K.square(g) * (1. - self.rho))
+        F.assign(vel, F.add(F.mul(vel, self.rho), F.mul(F.square(g), 1. - self.rho)))
         if self.centered:
             avg = slots['average_gradient']
-            assign(avg, avg * self.rho + g * (1. - self.rho))
-            denominator = vel - K.square(avg) + self.epsilon
+            F.assign(avg, F.add(F.mul(avg, self.rho), F.mul(g, 1. - self.rho)))
+            denominator = F.add(F.sub(vel, F.square(avg)), self.epsilon)
         else:
-            denominator = vel + self.epsilon
-        increment = (g * lr) / K.sqrt(denominator)
+            denominator = F.add(vel, self.epsilon)
+        increment = F.div(F.mul(g, lr), F.sqrt(denominator))
         if self.momentum > 0:
             mom = slots['momentum']
-            assign(mom, mom * self.momentum + increment)
-            assign(v, v - mom)
+            F.assign(mom, F.add(F.mul(mom, self.momentum), increment))
+            F.assign(v, F.sub(v, mom))
         else:
-            assign(v, v - increment)
+            F.assign(v, F.sub(v, increment))
 
 
 @OPTIMIZERS.register('adagrad')
@@ -418,10 +421,10 @@ class Adagrad(Optimizer):
     def initial_slot_value(self, kind):
         return self.initial_accumulator_value
 
-    def update_step(self, g, v, lr, step, slots, assign):
+    def update(self, F, g, v, slots, lr, step):
         acc = slots['accumulator']
-        assign(acc, acc + K.square(g))
-        assign(v, v - (g * lr) / K.sqrt(acc + self.epsilon))
+        F.assign(acc, F.add(acc, F.square(g)))
+        F.assign(v, F.sub(v, F.div(F.mul(g, lr), F.sqrt(F.add(acc, self.epsilon)))))
 
 
 @OPTIMIZERS.register('adadelta')
@@ -435,12 +438,13 @@ class Adadelta(Optimizer):
         self.rho = float(rho)
         self.epsilon = K.epsilon() if epsilon is None else float(epsilon)
 
-    def update_step(self, g, v, lr, step, slots, assign):
+    def update(self, F, g, v, slots, lr, step):
         acc_g, acc_d = slots['accumulated_grad'], slots['accumulated_delta_var']
-        assign(acc_g, acc_g * self.rho + K.square(g) * (1. - self.rho))
-        delta = -(K.sqrt(acc_d + self.epsilon) * g) / K.sqrt(acc_g + self.epsilon)
-        assign(acc_d, acc_d * self.rho + K.square(delta) * (1. - self.rho))
-        assign(v, v + delta * lr)
+        F.assign(acc_g, F.add(F.mul(acc_g, self.rho), F.mul(F.square(g), 1. - self.rho)))
+        delta = F.neg(F.div(F.mul(F.sqrt(F.add(acc_d, self.epsilon)), g),
+                            F.sqrt(F.add(acc_g, self.epsilon))))
+        F.assign(acc_d, F.add(F.mul(acc_d, self.rho), F.mul(F.square(delta), 1. - self.rho)))
+        F.assign(v, F.add(v, F.mul(delta, lr)))
 
 
 @OPTIMIZERS.register('adam')
@@ -458,16 +462,16 @@ class Adam(Optimizer):
     def slot_names_for_config(self):
         return ('momentum', 'velocity') + (('velocity_hat',) if self.amsgrad else ())
 
-    def update_step(self, g, v, lr, step, slots, assign):
+    def update(self, F, g, v, slots, lr, step):
         alpha = lr * math.sqrt(1. - self.beta_2 ** step) / (1. - self.beta_1 ** step)
         m, vel = slots['momentum'], slots['velocity']
-        assign(m, m + (g - m) * (1. - self.beta_1))
-        assign(vel, vel + (K.square(g) - vel) * (1. - self.beta_2))
+        F.assign(m, F.add(m, F.mul(F.sub(g, m), 1. - self.beta_1)))
+        F.assign(vel, F.add(vel, F.mul(F.sub(F.square(g), vel), 1. - self.beta_2)))
         if self.amsgrad:
             vhat = slots['velocity_hat']
-            assign(vhat, K.maximum(vhat, vel))
+            F.assign(vhat, F.maximum(vhat, vel))
             vel = vhat
-        assign(v, v - (m * alpha) / (K.sqrt(vel) + self.epsilon))
+        F.assign(v, F.sub(v, F.div(F.mul(m, alpha), F.add(F.sqrt(vel), self.epsilon))))
 
 
 @OPTIMIZERS.register('adamax')
@@ -482,11 +486,12 @@ class Adamax(Optimizer):
         self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
         self.epsilon = K.epsilon() if epsilon is None else float(epsilon)
 
-    def update_step(self, g, v, lr, step, slots, assign):
+    def update(self, F, g, v, slots, lr, step):
         m, u = slots['momentum'], slots['norm']
-        assign(m, m + (g - m) * (1. - self.beta_1))
-        assign(u, K.maximum(u * self.beta_2, K.abs(g)))
-        assign(v, v - (m * lr) / ((u + self.epsilon) * (1. - self.beta_1 ** step)))
+        F.assign(m, F.add(m, F.mul(F.sub(g, m), 1. - self.beta_1)))
+        F.assign(u, F.maximum(F.mul(u, self.beta_2), F.abs(g)))
+        F.assign(v, F.sub(v, F.div(F.mul(m, lr), F.mul(F.add(u, self.epsilon),
+                                                          1. - self.beta_1 ** step))))
 
 
 @OPTIMIZERS.register('nadam')
@@ -506,7 +511,6 @@ class Nadam(Optimizer):
         self.epsilon = K.epsilon() if epsilon is None else float(epsilon)
         self.schedule_decay = None if schedule_decay is None else float(schedule_decay)
         self.u_product = HostVariable(1., 'momentum_schedule')
-        self._u_now = self._u_next = None
 
     def _extra_weights(self):
         return [self.u_product]
@@ -519,16 +523,17 @@ class Nadam(Optimizer):
         # Once per step, before the variables: the running product of the schedule.
         self.u_product.set_value(float(self.u_product) * self._u(step))
 
-    def update_step(self, g, v, lr, step, slots, assign):
+    def update(self, F, g, v, slots, lr, step):
         u_t, u_t1 = self._u(step), self._u(step + 1)
         u_product_t = float(self.u_product)
         u_product_t1 = u_product_t * u_t1
         m, vel = slots['momentum'], slots['velocity']
-        assign(m, m + (g - m) * (1. - self.beta_1))
-        assign(vel, vel + (K.square(g) - vel) * (1. - self.beta_2))
-        m_hat = (m * u_t1) / (1. - u_product_t1) + (g * (1. - u_t)) / (1. - u_product_t)
-        v_hat = vel / (1. - self.beta_2 ** step)
-        assign(v, v - (m_hat * lr) / (K.sqrt(v_hat) + self.epsilon))
+        F.assign(m, F.add(m, F.mul(F.sub(g, m), 1. - self.beta_1)))
+        F.assign(vel, F.add(vel, F.mul(F.sub(F.square(g), vel), 1. - self.beta_2)))
+        m_hat = F.add(F.div(F.mul(m, u_t1), 1. - u_product_t1),
+                      F.div(F.mul(g, 1. - u_t), 1. - u_product_t))
+        v_hat = F.div(vel, 1. - self.beta_2 ** step)
+        F.assign(v, F.sub(v, F.div(F.mul(m_hat, lr), F.add(F.sqrt(v_hat), self.epsilon))))
 
     def get_config(self):
         config = Optimizer.get_config(self)

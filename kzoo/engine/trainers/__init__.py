@@ -1,16 +1,18 @@
 """Per-backend training hooks: gradients and in-place writes into variables.
 
 Everything about training is written once, with ``K`` ops: the losses, the metrics,
-the optimizers' update rules, the fit loop. Only two things differ per backend, and
-they live in one small module per backend, found here by backend name:
+the optimizers' update rules, the fit loop. What differs per backend lives in one
+small module per backend, found here by backend name, with four names:
 
 - ``value_and_grad(fn, variables)``: run ``fn()`` (returns ``(loss, aux)``) and give
   ``(loss, aux, gradients)``, a gradient (or None) per variable;
-- ``assign(variable, value)``: write a new value into a variable in place.
+- ``assign(variable, value)``: write a new value into a variable in place;
+- ``no_grad()``: a context for work outside the gradient record;
+- ``foreach``: list-wise math for optimizer updates
+  (:class:`kzoo.engine.trainers.foreach.Foreach`, or faster kernels).
 
-plus ``no_grad()``, a context for work outside the gradient record. ``torch_trainer``
-and ``tensorflow_trainer`` implement them; another backend plugs in with a module of
-the same three names listed in ``TRAINER_MODULES``. A backend without one (numpy:
+``torch_trainer`` and ``tensorflow_trainer`` implement them; another backend plugs in
+with such a module listed in ``TRAINER_MODULES``. A backend without one (numpy:
 forward passes only) cannot train: asking for its trainer raises a
 :class:`~kzoo.errors.BackendError` that says what to do.
 

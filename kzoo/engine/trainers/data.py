@@ -86,9 +86,12 @@ def num_samples(arrays):
 
 
 def take(array, index_array):
-    """The rows ``index_array`` of ``array`` as a numpy array (one read per batch)."""
+    """The rows ``index_array`` (indices or a slice) of ``array`` as a numpy array (one
+    read per batch)."""
     if array is None:
         return None
+    if isinstance(index_array, slice):
+        return np.asarray(array[index_array])
     index_array = np.asarray(index_array)
     n = len(index_array)
     if n and index_array[-1] - index_array[0] + 1 == n and np.all(np.diff(index_array) == 1):
@@ -113,7 +116,10 @@ def split_at(array, at):
 
 
 def batch_indices(n, batch_size, shuffle, rng=np.random):
-    """Index arrays of the batches of one epoch (``shuffle``: True, False or 'batch')."""
+    """Index arrays of the batches of one epoch (``shuffle``: True, False or 'batch');
+    slices when the batches are in order."""
+    if not shuffle:
+        return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
     index = np.arange(n)
     if shuffle == 'batch':
         count = n // batch_size

@@ -37,13 +37,29 @@ def _reset_losses(layers):
             layer.losses = []
 
 
-def _regularization(model, layers, trainable_ids):
+class StepPlan(object):
+    """What a step needs from the model's structure, worked out once: the layers, the
+    trainable weights, those with regularizers and those with constraints. Rebuilt when
+    a layer's ``trainable`` flag changes."""
+
+    def __init__(self, model):
+        self.model = model
+        self.layers = list(_all_layers(model))
+        self.signature = self.current_signature()
+        self.trainable = model.trainable_weights
+        ids = {id(v) for v in self.trainable}
+        specs = [s for s in model._ordered_specs() if id(s.variable) in ids]
+        self.regularized = [s for s in specs if s.regularizer is not None]
+        self.constrained = [s for s in specs if s.constraint is not None]
+
+    def current_signature(self):
+        return (self.model.trainable,) + tuple(layer.trainable for layer in self.layers)
+
+
+def _regularization(plan):
     """Weight penalties of trainable weights plus the layers' recorded losses."""
-    terms = []
-    for spec in model._ordered_specs():
-        if spec.regularizer is not None and id(spec.variable) in trainable_ids:
-            terms.append(spec.regularizer(spec.variable))
-    for layer in layers:
+    terms = [s.regularizer(s.variable) for s in plan.regularized]
+    for layer in plan.layers:
         terms.extend(getattr(layer, 'losses', None) or [])
     total = None
     for t in terms:
@@ -51,10 +67,9 @@ def _regularization(model, layers, trainable_ids):
     return total
 
 
-def _apply_constraints(model, trainable_ids, assign):
-    for spec in model._ordered_specs():
-        if spec.constraint is not None and id(spec.variable) in trainable_ids:
-            assign(spec.variable, spec.constraint(spec.variable))
+def _apply_constraints(plan, assign):
+    for spec in plan.constrained:
+        assign(spec.variable, spec.constraint(spec.variable))
 
 
 def _tensor(array, dtype=None):
@@ -88,25 +103,23 @@ def run_step(model, xs, ys, sample_weights, training):
     if state.metrics.fns is None:
         state.metrics.build([None if y is None else tuple(K.int_shape(y)) for y in y_t],
                             [tuple(o.shape) for o in model.outputs])
-    layers = state.layers()
-    trainable = model.trainable_weights if training else []
-    trainable_ids = {id(v) for v in (trainable or model.trainable_weights)}
+    plan = state.plan()
 
     def forward():
-        _reset_losses(layers)
+        _reset_losses(plan.layers)
         with collecting_losses():
             outputs, masks = model._run_graph(x_t, None, training)
         total, per_output = loss(y_t, outputs, sw_t, masks)
-        reg = _regularization(model, layers, trainable_ids)
+        reg = _regularization(plan)
         if reg is not None:
             total = total + reg
         return total, (outputs, per_output)
 
     if training:
-        total, (outputs, per_output), grads = trainer.value_and_grad(forward, trainable)
-        model.optimizer.apply(grads, trainable)
+        total, (outputs, per_output), grads = trainer.value_and_grad(forward, plan.trainable)
+        model.optimizer.apply(grads, plan.trainable)
         with trainer.no_grad():
-            _apply_constraints(model, trainable_ids, trainer.assign)
+            _apply_constraints(plan, trainer.assign)
     else:
         with trainer.no_grad():
             total, (outputs, per_output) = forward()
@@ -160,7 +173,7 @@ def array_batches(model, xs, ys, sws, class_weights, batch_size, shuffle):
             bx = [data_utils.take(a, index) for a in xs]
             by = [data_utils.take(a, index) for a in ys]
             bw = [data_utils.take(a, index) for a in sws] if sws else None
-            yield bx, by, _batch_weights(model, by, bw, class_weights), len(index)
+            yield bx, by, _batch_weights(model, by, bw, class_weights), len(bx[0])
 
     return Batches(iterate, steps=steps, samples=n)
 

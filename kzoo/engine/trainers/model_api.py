@@ -27,12 +27,15 @@ class TrainingState(object):
 
     def __init__(self, model, loss, metrics, weighted_metrics):
         self.model, self.loss, self.metrics = model, loss, metrics
-        self._layers = None
+        self._plan = None
 
-    def layers(self):
-        if self._layers is None:
-            self._layers = list(loop._all_layers(self.model))
-        return self._layers
+    def plan(self):
+        """The model's :class:`~kzoo.engine.trainers.loop.StepPlan`, rebuilt when a
+        layer was frozen or unfrozen since."""
+        plan = self._plan
+        if plan is None or plan.signature != plan.current_signature():
+            plan = self._plan = loop.StepPlan(self.model)
+        return plan
 
 
 def _serialize(value, serialize_one):

@@ -7,7 +7,9 @@ import contextlib
 
 import tensorflow as tf
 
-__all__ = ['value_and_grad', 'assign', 'no_grad']
+from kzoo.engine.trainers.foreach import Foreach
+
+__all__ = ['value_and_grad', 'assign', 'no_grad', 'foreach']
 
 
 def value_and_grad(fn, variables):
@@ -32,3 +34,6 @@ def assign(variable, value):
 def no_grad():
     # Eager TensorFlow records gradients only inside a tape: nothing to switch off.
     yield
+
+
+foreach = Foreach(assign)

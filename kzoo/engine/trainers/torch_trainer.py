@@ -3,11 +3,14 @@
 Layer weights are ``torch.nn.Parameter`` objects created by ``K.variable``; the
 forward pass builds the autograd graph, :func:`value_and_grad` takes gradients with
 ``torch.autograd.grad`` (nothing accumulates in ``.grad``), and optimizers write the
-new values with :func:`assign` outside the graph.
+new values outside the graph, all variables at once through ``torch._foreach_*``
+kernels (:data:`foreach`), as ``torch.optim`` does.
 """
 import torch
 
-__all__ = ['value_and_grad', 'assign', 'no_grad']
+from kzoo.engine.trainers.foreach import Foreach
+
+__all__ = ['value_and_grad', 'assign', 'no_grad', 'foreach']
 
 
 def value_and_grad(fn, variables):
@@ -34,3 +37,32 @@ def assign(variable, value):
 
 
 no_grad = torch.no_grad
+
+_KERNELS = ('add', 'sub', 'mul', 'div', 'neg', 'sqrt', 'abs', 'maximum', 'clamp_min',
+            'clamp_max', 'copy_')
+
+
+class TorchForeach(object):
+    """:class:`~kzoo.engine.trainers.foreach.Foreach` on ``torch._foreach_*``: one
+    kernel call per operation for all variables."""
+
+    def __init__(self):
+        for name in ('add', 'sub', 'mul', 'div', 'neg', 'sqrt', 'abs', 'maximum'):
+            setattr(self, name, getattr(torch, '_foreach_' + name))
+
+    @staticmethod
+    def square(a):
+        return torch._foreach_mul(a, a)
+
+    @staticmethod
+    def clip(a, low, high):
+        return torch._foreach_clamp_max(torch._foreach_clamp_min(a, low), high)
+
+    @staticmethod
+    def assign(targets, values):
+        torch._foreach_copy_(list(targets), list(values))
+
+
+# torch builds without the multi-tensor kernels get the generic Python loop.
+foreach = TorchForeach() if all(hasattr(torch, '_foreach_' + n) for n in _KERNELS) \
+    else Foreach(assign)
