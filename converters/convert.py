@@ -123,7 +123,7 @@ def read_model(src, fmt, weights=None, custom_objects=None, safe_mode=True):
     if fmt == 'savedmodel':
         from kzoo.converters.tf_export import from_tensorflow
         model = from_tensorflow(path, safe_mode=safe_mode)
-    elif fmt == 'hdf5-model':
+    elif fmt == 'hdf5-model' and weights is None:
         from kzoo.converters.streaming import load_hdf5_model
         model = load_hdf5_model(path, custom_objects=custom_objects, safe_mode=safe_mode)
     else:
@@ -325,7 +325,6 @@ def convert(src, dst, src_format=None, dst_format=None, weights=None, opset=17,
         check: compare the written result with kzoo on random ``inputs`` (default) and
             fail over ``tolerance`` (largest ``|a - e| / max(1, max|e|)``).
     """
-    from kzoo.converters.onnx_export.check import sample_inputs
     src_fmt = source_format(src, src_format)
     dst_fmt = target_format(dst, dst_format)
     if dst_fmt not in WRITERS:
@@ -333,23 +332,27 @@ def convert(src, dst, src_format=None, dst_format=None, weights=None, opset=17,
     if os.path.abspath(os.fspath(src)) == os.path.abspath(os.fspath(dst)):
         raise ConversionError('source and destination are the same file: %s' % os.fspath(src))
     notes = []
+    if src_fmt in _ARCHITECTURE_ONLY and weights is None and dst_fmt not in _ARCHITECTURE_ONLY:
+        raise ConversionError('%s holds only an architecture; give its weights with '
+                              'weights= (--weights) to write a %s' % (os.fspath(src), dst_fmt))
     with K.using('numpy'):
-        model = read_model(src, src_fmt, weights, custom_objects, safe_mode)
-        if src_fmt in _ARCHITECTURE_ONLY and weights is None and dst_fmt not in \
-                _ARCHITECTURE_ONLY:
-            raise ConversionError('%s holds only an architecture; give its weights with '
-                                  'weights= (--weights) to write a %s' % (os.fspath(src),
-                                                                          dst_fmt))
+        reference = None
+        if src_fmt == 'hdf5-model' and weights is None and not data_format:
+            # weights read layer by layer while kzoo computes the reference outputs
+            from kzoo.converters.streaming import open_hdf5_model, run_loading
+            with open_hdf5_model(src, custom_objects, safe_mode) as (model, loader):
+                if check:
+                    arrays = _check_inputs(model, inputs)
+                    reference = Check(arrays, run_loading(model, loader, arrays), tolerance)
+        else:
+            model = read_model(src, src_fmt, weights, custom_objects, safe_mode)
         if data_format:
             model, layout_error = _convert_layout(model, data_format, check, tolerance)
             if layout_error is not None:
                 notes.append('data format %s (kzoo before and after agree to %.3g)'
                              % (data_format, layout_error))
-        reference = None
-        if check:
-            arrays = inputs if inputs is not None else sample_inputs(model, 2, seed=0)
-            arrays = [np.asarray(a) for a in (arrays if isinstance(arrays, (list, tuple))
-                                              else [arrays])]
+        if check and reference is None:
+            arrays = _check_inputs(model, inputs)
             reference = Check(arrays, _outputs(model, arrays), tolerance)
         options = {'opset': opset, 'external_data': external_data,
                    'dynamic_batch': dynamic_batch, '_format': dst_fmt}
@@ -360,6 +363,14 @@ def convert(src, dst, src_format=None, dst_format=None, weights=None, opset=17,
         notes.append(note)
     return ConvertResult(os.fspath(src), os.fspath(dst), src_fmt, dst_fmt, error,
                          tolerance if check else None, files, notes)
+
+
+def _check_inputs(model, inputs):
+    """The given inputs, or random ones: one sample (the check compares functions; one
+    sample keeps the reference pass of a large model quick and small)."""
+    from kzoo.converters.onnx_export.check import sample_inputs
+    arrays = inputs if inputs is not None else sample_inputs(model, 1, seed=0)
+    return [np.asarray(a) for a in (arrays if isinstance(arrays, (list, tuple)) else [arrays])]
 
 
 def _convert_layout(model, data_format, check, tolerance):

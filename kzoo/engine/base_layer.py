@@ -39,6 +39,25 @@ class _LossScope(threading.local):
 _LOSS_SCOPE = _LossScope()
 
 
+class _InitScope(threading.local):
+    skip = False
+
+
+_INIT_SCOPE = _InitScope()
+
+
+@contextlib.contextmanager
+def skipping_initializers():
+    """Inside, ``add_weight`` does not run initializers: weights start as zeros that the
+    numpy backend allocates lazily. For loaders that set every weight right after (a
+    large model then never holds its random initial values)."""
+    previous, _INIT_SCOPE.skip = _INIT_SCOPE.skip, True
+    try:
+        yield
+    finally:
+        _INIT_SCOPE.skip = previous
+
+
 @contextlib.contextmanager
 def collecting_losses():
     """While active (a training or test step), layers with an ``activity_regularizer``
@@ -152,7 +171,10 @@ class Layer(object):
         from kzoo import initializers, regularizers, constraints
         initializer = initializers.get(initializer or 'glorot_uniform')
         shape = tuple(int(d) for d in shape)
-        value = np.asarray(initializer(shape, dtype or self.dtype), dtype=dtype or self.dtype)
+        if _INIT_SCOPE.skip:
+            value = np.broadcast_to(np.zeros((), dtype or self.dtype), shape)
+        else:
+            value = np.asarray(initializer(shape, dtype or self.dtype), dtype=dtype or self.dtype)
         variable = K.variable(value, dtype=dtype or self.dtype, name='%s/%s' % (self.name, name),
                               trainable=trainable and self.trainable)
         spec = WeightSpec(variable, name, regularizers.get(regularizer),

@@ -33,7 +33,12 @@ def is_variable(x):
 
 def variable(value, dtype=None, name=None, trainable=True):
     """A weight: a numpy array owned by the layer, updated in place by ``set_value``."""
-    return np.array(value, dtype=dtype or floatx())
+    value = np.asarray(value, dtype=dtype or floatx())
+    if value.ndim and not any(value.strides) and not value.flat[0]:
+        # zeros broadcast from one scalar (weights a loader sets next): np.zeros, whose
+        # memory the OS maps only as it is written
+        return np.zeros(value.shape, value.dtype)
+    return np.array(value)
 
 
 def constant(value, dtype=None, shape=None, name=None):
