@@ -59,18 +59,27 @@ class Model(TrainingMixin, Container):
     def _ensure_graph(self, arrays):
         """Hook for models (Sequential) that learn their input shape from data."""
 
-    def predict_on_batch(self, x):
+    def predict_on_batch(self, x, precision=None, provider=None):
+        """Outputs for one batch; ``precision``/``provider``: see kzoo.engine.inference."""
         arrays = standardize_inputs(self, x) if getattr(self, 'inputs', None) else [
             np.asarray(a) for a in to_list(x)]
         self._ensure_graph(arrays)
+        from kzoo.engine import inference
+        results = inference.predict_batch(self, arrays, precision, provider)
+        if results is not None:  # a compiled inference plan ran
+            return results[0] if len(results) == 1 else results
         with K.no_grad():
             tensors = [K.convert_to_tensor(a) for a in arrays]
             outputs, _ = self._run_graph(tensors, None, False)
             results = [K.to_numpy(o) for o in outputs]
         return results[0] if len(results) == 1 else results
 
-    def predict(self, x, batch_size=32, verbose=0, steps=None):
-        """Outputs for ``x`` (array, list or dict of arrays), computed in batches."""
+    def predict(self, x, batch_size=32, verbose=0, steps=None, precision=None, provider=None):
+        """Outputs for ``x`` (array, list or dict of arrays), computed in batches.
+
+        ``precision`` (``'float32'``, ``'bfloat16'``) and ``provider`` (``'torch'``,
+        ``'onnxruntime'``, ``'plain'``) choose how batches run (kzoo.engine.inference).
+        """
         if self._lazy_inputs(x):  # HDF5Matrix, generators, Sequences: batch by batch
             return self._predict_lazy(x, batch_size, verbose, steps)
         if not getattr(self, 'inputs', None):
@@ -81,7 +90,8 @@ class Model(TrainingMixin, Container):
         chunks = []
         for start in range(0, n, batch_size):
             out = self.predict_on_batch([a[start:start + batch_size] for a in arrays]
-                                        if len(arrays) > 1 else arrays[0][start:start + batch_size])
+                                        if len(arrays) > 1 else arrays[0][start:start + batch_size],
+                                        precision, provider)
             chunks.append(to_list(out))
         if not chunks:
             raise ShapeError('model %r: predict() got no samples' % self.name)

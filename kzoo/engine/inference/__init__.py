@@ -1,0 +1,35 @@
+"""Fast inference behind ``Model.predict``: compiled plans, fused kernels, precisions.
+
+``model.predict(x)`` on the torch backend runs an :class:`InferencePlan` compiled once
+per model and input shape: BatchNormalization folded into convolutions, activations
+and residual sums fused into oneDNN kernels with weights reordered once, channels-last
+views throughout, tensors freed (or overwritten in place) as soon as nothing needs
+them. Results equal the plain layer-by-layer path up to float rounding (tests hold
+them to 1e-4). Changing any weight recompiles the plan.
+
+Options (``predict(x, precision=..., provider=...)``, or process-wide defaults with
+:func:`configure` or ``$KZOO_INFERENCE``):
+
+- ``precision='float32'`` (default) or ``'bfloat16'`` (opt-in; oneDNN's AVX-512 BF16 /
+  AMX kernels; the plan measures its deviation from float32 on the first batch it
+  sees: :func:`describe`);
+- ``provider='torch'`` (default: the plan above), ``'onnxruntime'`` (the model exported
+  with kzoo's own ONNX exporter and run by onnxruntime, when installed; opt-in because
+  onnxruntime keeps a second copy of the weights), or ``'plain'`` (layer by layer).
+
+>>> import numpy as np
+>>> from kzoo.layers import Input, Dense
+>>> from kzoo.models import Model
+>>> x = Input(shape=(3,))
+>>> model = Model(x, Dense(2, kernel_initializer='ones')(x))
+>>> model.predict(np.ones((1, 3), 'float32')).tolist()
+[[3.0, 3.0]]
+>>> [p['steps'] for p in describe(model)]
+[{'dense': 1}]
+"""
+from kzoo.engine.inference.plan import (InferencePlan, clear_plans, get_plan, plans_of,
+                                        weights_signature)
+from kzoo.engine.inference.runner import configure, describe, predict_batch, settings
+
+__all__ = ['InferencePlan', 'clear_plans', 'configure', 'describe',
+           'get_plan', 'plans_of', 'predict_batch', 'settings', 'weights_signature']
