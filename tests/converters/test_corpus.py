@@ -158,6 +158,10 @@ def _rewrite_lambdas(config, names):
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
+            if isinstance(item.get('config'), dict) and 'class_name' in item \
+                    and 'module' not in item:
+                # tf-keras's legacy path would swap the names for the functions
+                item.update(module='keras.layers', registered_name=None)
             if item.get('class_name') == 'Lambda':
                 layer_name = item['config']['name']
                 if layer_name in names:
