@@ -58,12 +58,16 @@ def write_results(results, path, on_rows=None):
     count = 0
     with atomic_write(path, 'wb') as f:
         sink = _ParquetSink(f) if fmt == 'parquet' else _JsonlSink(f)
-        for chunk in _row_chunks(results):
-            sink.write(chunk)
-            count += len(chunk)
-            if on_rows:
-                on_rows(chunk)
-        sink.close()
+        try:
+            for chunk in _row_chunks(results):
+                sink.write(chunk)
+                count += len(chunk)
+                if on_rows:
+                    on_rows(chunk)
+        finally:
+            # also on failure: the writer must let go of the file before atomic_write
+            # removes it (pyarrow would otherwise write its footer to a closed file later)
+            sink.close()
     return count
 
 

@@ -66,7 +66,8 @@ def _list_file(path):
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError('--input %s: cannot read it as a list of image paths (one per '
                           'line): %s' % (path, e)) from e
-    paths = [os.path.join(base, line) for line in lines if line and not line.startswith('#')]
+    paths = [os.path.normpath(os.path.join(base, line)) for line in lines
+             if line and not line.startswith('#')]
     if not paths:
         raise ConfigError('--input %s: the list file names no image' % path)
     return _unique(paths)
