@@ -383,3 +383,16 @@ def test_predictions_survive_every_kzoo_format(tmp_path):
                        expected[0], 1e-6)
     with pytest.raises(ConfigError):
         model_from_config({'class_name': 'Sequential', 'config': 'not a list'})
+
+
+def test_keras1_regularizer_and_constraint_dicts():
+    """Keras 1 wrote ``{'name': 'WeightRegularizer', 'l1': .., 'l2': ..}`` and
+    ``{'name': 'MaxNorm', 'm': .., 'axis': ..}``."""
+    config = {'class_name': 'Sequential', 'keras_version': '1.2.2', 'config': [
+        {'class_name': 'Dense', 'config': {
+            'name': 'd', 'output_dim': 2, 'input_dim': 3, 'init': '<lambda>',
+            'W_regularizer': {'name': 'WeightRegularizer', 'l1': 0.0, 'l2': 0.01},
+            'W_constraint': {'name': 'MaxNorm', 'm': 2, 'axis': 0}}}]}
+    layer = model_from_config(config).layers[0]
+    assert layer.kernel_regularizer.l2 == pytest.approx(0.01)
+    assert type(layer.kernel_constraint).__name__ == 'MaxNorm'
