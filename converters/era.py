@@ -67,7 +67,8 @@ def legacy_era(keras_version, backend, weight_names, source='legacy HDF5'):
 
 
 def keras3_era(keras_version, source='Keras 3 archive'):
-    return Era(keras_version or '3', 'tensorflow', 'tensorflow', source)
+    # Keras 3 does not record its backend; every backend's kernels correlate.
+    return Era(keras_version or '3', None, 'tensorflow', source)
 
 
 class Report(object):

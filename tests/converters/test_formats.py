@@ -53,7 +53,7 @@ def test_formats_are_detected_by_content_not_name(tmp_path):
     ('dl4j__cnn_tf_model.h5', '1.1.2', None, 'tensorflow'),       # names with ':0'
     ('dl4j__conv2d_theano_2.h5', '2.1.3', 'theano', 'theano'),
     ('dl4j__issue_9349.hdf5', '2.4.0', 'tensorflow', 'tensorflow'),
-    ('keras-mlx__model.keras', '3.8.0', 'tensorflow', 'tensorflow'),
+    ('keras-mlx__model.keras', '3.8.0', None, 'tensorflow'),
 ])
 def test_era_is_read_from_the_file(name, version, backend, kernels):
     model = load_model(corpus_path('keras', name))
@@ -396,3 +396,75 @@ def test_keras1_regularizer_and_constraint_dicts():
     layer = model_from_config(config).layers[0]
     assert layer.kernel_regularizer.l2 == pytest.approx(0.01)
     assert type(layer.kernel_constraint).__name__ == 'MaxNorm'
+
+
+# ---- Keras 1 weight layouts against Keras 1's own equations -----------------------------------
+
+def _keras1_weights_file(path, layer_name, arrays, tensorflow_names):
+    """A Keras 1 ``save_weights`` file: no keras_version; TensorFlow names end in ':0'."""
+    import h5py
+    suffix = ':0' if tensorflow_names else ''
+    with h5py.File(path, 'w') as f:
+        f.attrs['layer_names'] = np.array([layer_name.encode()])
+        g = f.create_group(layer_name)
+        names = ['%s_%d%s' % (layer_name, i, suffix) for i in range(len(arrays))]
+        g.attrs['weight_names'] = np.array([n.encode() for n in names])
+        for n, a in zip(names, arrays):
+            g[n] = a
+
+
+@pytest.mark.parametrize('tensorflow_names', [True, False], ids=['tensorflow', 'theano'])
+def test_keras1_conv1d_kernels_against_scipy(tmp_path, tensorflow_names):
+    """Keras 1 Conv1D kernels are 4-D: (length, 1, in, filters) from TensorFlow and
+    (filters, in, length, 1) from Theano, whose convolutions are true convolutions."""
+    from scipy import signal
+    config = {'class_name': 'Sequential', 'keras_version': '1.2.2', 'config': [
+        {'class_name': 'Convolution1D', 'config': {
+            'name': 'c', 'nb_filter': 2, 'filter_length': 3, 'input_dim': 4,
+            'input_length': 7, 'border_mode': 'valid', 'activation': 'linear'}}]}
+    rng = np.random.default_rng(0)
+    kernel = rng.uniform(-1, 1, (3, 4, 2)).astype('float32')     # (length, in, filters)
+    bias = rng.uniform(-1, 1, (2,)).astype('float32')
+    stored = kernel[:, None] if tensorflow_names else np.transpose(kernel, (2, 1, 0))[..., None]
+    path = str(tmp_path / 'w.h5')
+    _keras1_weights_file(path, 'c', [stored, bias], tensorflow_names)
+    model = model_from_config(config)
+    model.load_weights(path)
+    x = rng.uniform(-1, 1, (2, 7, 4)).astype('float32')
+    op = signal.correlate if tensorflow_names else signal.convolve
+    expected = np.stack([np.stack([sum(op(sample[:, c], kernel[:, c, f], mode='valid')
+                                       for c in range(4)) + bias[f] for f in range(2)], -1)
+                         for sample in x.astype('float64')])
+    assert_matches(model.predict(x), expected, 1e-5)
+
+
+def test_keras1_gru_weights_against_keras1_equations(tmp_path):
+    """Nine Keras 1 GRU arrays (W, U, b for z, r, h) run as Keras 1.2's GRU.step did."""
+    config = {'class_name': 'Sequential', 'keras_version': '1.2.2', 'config': [
+        {'class_name': 'GRU', 'config': {
+            'name': 'g', 'output_dim': 3, 'input_dim': 2, 'input_length': 4,
+            'activation': 'tanh', 'inner_activation': 'hard_sigmoid',
+            'return_sequences': True}}]}
+    rng = np.random.default_rng(1)
+    arrays = []
+    for _ in range(3):
+        arrays += [rng.uniform(-1, 1, (2, 3)), rng.uniform(-1, 1, (3, 3)),
+                   rng.uniform(-1, 1, (3,))]
+    arrays = [a.astype('float32') for a in arrays]
+    path = str(tmp_path / 'w.h5')
+    _keras1_weights_file(path, 'g', arrays, tensorflow_names=True)
+    model = model_from_config(config)
+    model.load_weights(path)
+    x = rng.uniform(-1, 1, (2, 4, 2)).astype('float32')
+    W_z, U_z, b_z, W_r, U_r, b_r, W_h, U_h, b_h = [a.astype('float64') for a in arrays]
+    hard_sigmoid = lambda v: np.clip(0.2 * v + 0.5, 0, 1)  # noqa: E731  (Keras 1)
+    h = np.zeros((2, 3))
+    outputs = []
+    for t in range(4):
+        xt = x[:, t].astype('float64')
+        z = hard_sigmoid(xt @ W_z + b_z + h @ U_z)
+        r = hard_sigmoid(xt @ W_r + b_r + h @ U_r)
+        hh = np.tanh(xt @ W_h + b_h + (r * h) @ U_h)
+        h = z * h + (1 - z) * hh
+        outputs.append(h)
+    assert_matches(model.predict(x), np.stack(outputs, 1), 1e-5)
