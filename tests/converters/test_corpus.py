@@ -278,3 +278,38 @@ def test_theano_kernels_match_scipy(name):
     expected = _theano_conv(x, kernel, bias, channels_first)
     actual = Model(model.inputs, conv.output).predict(x)
     assert_matches(actual, expected, 1e-5, what='%s %s' % (name, conv.name))
+
+
+def _keras1_lstm(x, arrays, inner, reverse=False):
+    """Keras 1.2's LSTM.step on 12 arrays (W, U, b for gates i, c, f, o)."""
+    W_i, U_i, b_i, W_c, U_c, b_c, W_f, U_f, b_f, W_o, U_o, b_o = [
+        a.astype('float64') for a in arrays]
+    steps = range(x.shape[1])[::-1] if reverse else range(x.shape[1])
+    h = np.zeros((x.shape[0], U_i.shape[0]))
+    c = np.zeros_like(h)
+    outputs = []
+    for t in steps:
+        xt = x[:, t].astype('float64')
+        i = inner(xt @ W_i + b_i + h @ U_i)
+        f = inner(xt @ W_f + b_f + h @ U_f)
+        c = f * c + i * np.tanh(xt @ W_c + b_c + h @ U_c)
+        o = inner(xt @ W_o + b_o + h @ U_o)
+        h = o * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs[::-1] if reverse else outputs, 1)
+
+
+def test_keras1_theano_bidirectional_lstm_against_keras1_equations():
+    """The corpus's Keras 1.2.2 Theano Bidirectional(LSTM) file, run with Keras 1's LSTM
+    equations on its 24 stored arrays (forward then backward, gates i, c, f, o)."""
+    import h5py
+    name = 'dl4j__bidirectional_lstm_theano_1.h5'
+    model = load_corpus_file(name)
+    with h5py.File(corpus_path('keras', name), 'r') as f:
+        group = f['model_weights']['bidirectional_1']
+        arrays = [group[n][()] for n in group.attrs['weight_names']]
+    hard_sigmoid = lambda v: np.clip(0.2 * v + 0.5, 0, 1)  # noqa: E731  (Keras 1)
+    x = sample_inputs(model, seed=5, batch=2)[0]
+    expected = np.concatenate([_keras1_lstm(x, arrays[:12], hard_sigmoid),
+                               _keras1_lstm(x, arrays[12:], hard_sigmoid, reverse=True)], -1)
+    assert_matches(model.predict(x), expected, 1e-5)
