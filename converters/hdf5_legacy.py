@@ -32,7 +32,7 @@ from kzoo.converters import h5safe
 from kzoo.converters.build import build_model, restore_training_config
 from kzoo.converters.era import Report, legacy_era
 from kzoo.converters.json_yaml import parse_json, to_json_text
-from kzoo.converters.weight_upgrade import convert_weights, keras_weights
+from kzoo.converters.weight_upgrade import convert_weights
 from kzoo.errors import ConversionError, FileFormatError, KzooError, ShapeError
 
 HDF5_OBJECT_HEADER_LIMIT = 64512

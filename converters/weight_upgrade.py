@@ -235,16 +235,3 @@ def _container(layer, weights, era, report):
         out.extend(convert_weights(sub, mine + rest, era, report))
     return out
 
-
-def keras_weights(layer):
-    """The variables of ``layer`` in the order Keras writes them for it (``layer.weights``;
-    for a nested model, all trainable weights first)."""
-    if _is_container(layer):
-        train, rest = [], []
-        for sub in layer.layers:
-            n_train = len(sub.trainable_weights)
-            sub_weights = keras_weights(sub)
-            train.extend(sub_weights[:n_train])
-            rest.extend(sub_weights[n_train:])
-        return train + rest
-    return list(layer.weights)

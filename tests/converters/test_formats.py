@@ -61,7 +61,7 @@ def test_era_is_read_from_the_file(name, version, backend, kernels):
     assert (era.keras_version, era.backend, era.kernels) == (version, backend, kernels)
 
 
-# ---- the legacy HDF5 layout -----------------------------------------------------------------------
+# ---- the legacy HDF5 layout
 
 def test_layout_matches_what_tf_keras_writes(tmp_path, tfk):
     """Root and group attributes and dataset paths as tf-keras's ``model.save``."""
@@ -121,7 +121,7 @@ def test_nested_model_weights_are_written_trainable_first(tmp_path, tfk):
         'kernel:0', 'bias:0', 'gamma:0', 'beta:0', 'moving_mean:0', 'moving_variance:0']
 
 
-# ---- atomic writes -----------------------------------------------------------------------------------
+# ---- atomic writes
 
 def test_failed_write_leaves_the_old_file_and_no_debris(tmp_path, monkeypatch):
     from kzoo.converters import hdf5_legacy
@@ -145,7 +145,7 @@ def test_overwrite_false_refuses_an_existing_file(tmp_path):
         _model().save(path, overwrite=False)
 
 
-# ---- text configs -------------------------------------------------------------------------------------
+# ---- text configs
 
 @pytest.mark.parametrize('family', sorted(FAMILIES))
 def test_to_json_and_to_yaml_round_trip_exactly(family):
@@ -202,7 +202,7 @@ def test_keras1_gru_without_reset_after_keeps_keras2_semantics():
     assert layer['reset_after'] is False and layer['recurrent_activation'] == 'hard_sigmoid'
 
 
-# ---- load_weights -------------------------------------------------------------------------------------
+# ---- load_weights
 
 def test_load_weights_by_order_by_name_and_mismatches(tmp_path):
     source = _model()
@@ -242,7 +242,7 @@ def test_keras3_weights_file_mismatch_names_the_path(tmp_path):
         _model().load_weights(path, by_name=True)
 
 
-# ---- Keras 3 nested containers (PR 22362) ----------------------------------------------------------
+# ---- Keras 3 nested containers (PR 22362)
 
 def test_post_pr22362_nested_container_file(tmp_path, k3):
     """Keras 3.15 saves sublayers held in nested lists under ``container`` groups; the
@@ -286,7 +286,7 @@ def test_post_pr22362_nested_container_file(tmp_path, k3):
     assert_matches(loaded(data), model(data).numpy(), 1e-5)
 
 
-# ---- kernels -----------------------------------------------------------------------------------------
+# ---- kernels
 
 @pytest.mark.parametrize('rank', [1, 2, 3])
 def test_convert_kernel_turns_convolution_into_correlation(rank):
@@ -326,7 +326,7 @@ def test_convert_all_kernels_in_model_flips_each_convolution():
             np.testing.assert_array_equal(a, b)
 
 
-# ---- training configs ----------------------------------------------------------------------------------
+# ---- training configs
 
 def test_training_config_is_kept_and_compiled_when_possible(monkeypatch):
     path = corpus_path('keras', 'dl4j__bidirectional_lstm_tensorflow_2.h5')
@@ -353,7 +353,7 @@ def test_kzoo_keeps_training_config_when_saving(tmp_path):
         assert back._training_config['loss'] == 'mse'
 
 
-# ---- kzoo info ----------------------------------------------------------------------------------------
+# ---- kzoo info
 
 def test_info_command(capsys, tmp_path):
     from kzoo.cli import main

@@ -242,7 +242,7 @@ def test_truncated_and_bit_flipped_files_fail_cleanly(tmp_path):
     assert outcomes['refused'] > 0
 
 
-# ---- .keras archives ------------------------------------------------------------------------------
+# ---- .keras archives
 
 def test_keras_zip_bomb_is_refused(tmp_path):
     path = str(tmp_path / 'bomb.keras')
@@ -268,7 +268,7 @@ def test_keras_archive_with_escaping_members_is_refused(tmp_path, member):
     assert not os.path.exists(os.path.join(str(tmp_path), '..', 'x'))
 
 
-# ---- names, cycles, depth -------------------------------------------------------------------------
+# ---- names, cycles, depth
 
 @pytest.mark.parametrize('name', ['../../x', '.', ''], ids=['parent', 'dot', 'empty'])
 def test_hostile_layer_names_in_weights_file(tmp_path, name):

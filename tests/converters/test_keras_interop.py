@@ -19,7 +19,6 @@ Keras itself cannot read are marked below as strict expected failures.
 import json
 import os
 
-import numpy as np
 import pytest
 
 from converter_oracles import keras_predict, kzoo_predict, sample_inputs
