@@ -130,6 +130,7 @@ def open_hdf5_model(path, custom_objects=None, safe_mode=True):
         loader = LayerLoader(h5, model, entries, era, report)
         yield model, loader
         loader.finish()
+        loader.model = loader.h5 = None   # the caller may drop the model after this
     model._kzoo_report = report
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from kzoo.converters.onnx_export.activations import apply_activation
 from kzoo.converters.onnx_export.context import Value, identity, inverse
+from kzoo.converters.onnx_export.graph import GatheredRows
 from kzoo.converters.onnx_export.registry import exporter
 from kzoo.layers import (ActivityRegularization, Dense, Dropout, Flatten, GaussianDropout,
                          GaussianNoise, Lambda, Masking, Permute, RepeatVector, Reshape,
@@ -26,7 +27,7 @@ def dense(ctx, call):
         rows = np.asarray(v.feature_perm)
         key = ('rows', hashlib.sha1(rows.tobytes()).hexdigest())
         kernel = ctx.weight(layer.kernel, call.name + '/kernel',
-                            lambda a, rows=rows: np.ascontiguousarray(a[rows]), key=key)
+                            lambda a, rows=rows: GatheredRows(a, rows), key=key)
         x = v.name
     else:
         kernel = ctx.weight(layer.kernel, call.name + '/kernel')

@@ -34,12 +34,34 @@ class Initializer(object):
     def nbytes(self):
         return int(np.prod(self.dims, dtype='int64')) * self.dtype.itemsize
 
-    def array(self):
-        value = np.asarray(self.producer())
-        if value.shape != self.dims or value.dtype != self.dtype:
+    def blocks(self):
+        """The data as contiguous little-endian arrays, in order (one, or several for a
+        :class:`GatheredRows`)."""
+        value = self.producer()
+        if not isinstance(value, GatheredRows):
+            value = np.asarray(value)
+        if tuple(value.shape) != self.dims or value.dtype != self.dtype:
             raise AssertionError('initializer %s: producer gave %s %s, expected %s %s'
                                  % (self.name, value.shape, value.dtype, self.dims, self.dtype))
-        return np.ascontiguousarray(value)
+        if isinstance(value, GatheredRows):
+            return value.blocks()
+        return [np.ascontiguousarray(value)]
+
+
+class GatheredRows(object):
+    """``array[rows]``, produced a block of rows at a time: writing a Dense kernel whose
+    rows follow a Flatten's permutation (VGG16: 400 MB) costs no second copy."""
+
+    def __init__(self, array, rows, block_bytes=16 << 20):
+        self.array, self.rows = array, np.asarray(rows)
+        self.shape = (len(self.rows),) + tuple(array.shape[1:])
+        self.dtype = array.dtype
+        row_bytes = max(1, int(np.prod(self.shape[1:], dtype='int64')) * self.dtype.itemsize)
+        self.step = max(1, block_bytes // row_bytes)
+
+    def blocks(self):
+        for start in range(0, len(self.rows), self.step):
+            yield np.ascontiguousarray(self.array[self.rows[start:start + self.step]])
 
 
 class OnnxGraph(object):
@@ -209,16 +231,15 @@ class OnnxGraph(object):
         for (init, head, inline_bytes, data_offset), entry_prefix in zip(plan, entries):
             model_file.write(entry_prefix)
             model_file.write(head)
-            array = init.array()
-            data = memoryview(_little_endian(array)).cast('B')
-            if inline_bytes is not None:
-                model_file.write(data)
-            else:
+            target = model_file
+            if inline_bytes is None:
+                target = data_file
                 position = data_file.tell()
                 if position < data_offset:
                     data_file.write(b'\0' * (data_offset - position))
-                data_file.write(data)
-            del array, data
+            for block in init.blocks():
+                target.write(memoryview(_little_endian(block)).cast('B'))
+                del block
 
 
 def _little_endian(array):
