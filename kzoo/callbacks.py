@@ -3,7 +3,8 @@
 The API is Keras 2's: a :class:`Callback` has ``self.model`` and ``self.params``
 (``epochs``, ``steps``, ``samples``, ``batch_size``, ``verbose``, ``do_validation``,
 ``metrics``) and receives ``logs`` dicts: per batch ``{'batch', 'size', 'loss', ...}``
-with that batch's values, per epoch the epoch averages plus ``val_*`` values. A
+with that batch's values (Keras 2), per epoch the epoch's values (losses averaged over
+samples, metrics weighted as Keras 3 weighs them) plus ``val_*`` values. A
 callback stops training with ``self.model.stop_training = True``: ``fit`` finishes
 the current batch, then (as Keras 3) runs validation and ``on_epoch_end`` and stops.
 
@@ -119,8 +120,8 @@ class CallbackList(object):
 
 class BaseLogger(Callback):
     """Averages the per-batch values of an epoch into its logs, weighted by batch size
-    (``fit`` adds one first, as Keras 2 does). ``stateful_metrics`` are copied, not
-    averaged."""
+    (Keras 2's; ``fit`` computes its epoch values itself, as Keras 3, and this callback
+    fills only values the logs lack). ``stateful_metrics`` are copied, not averaged."""
 
     def __init__(self, stateful_metrics=None):
         Callback.__init__(self)
@@ -146,7 +147,7 @@ class BaseLogger(Callback):
         if logs is None:
             return
         for key in self.params.get('metrics', []):
-            if key in self.totals:
+            if key in self.totals and key not in logs:
                 logs[key] = (self.totals[key] if key in self.stateful_metrics
                              else self.totals[key] / max(self.seen, 1))
 

@@ -157,21 +157,39 @@ class CompiledMetrics(object):
                     fns.append((i, fn, weighted))
         self.fns = fns
 
-    def __call__(self, y_true, y_pred, sample_weights):
-        """Per metric ``(weighted sum, weight sum)`` as backend scalars, for averaging."""
+    def __call__(self, y_true, y_pred, sample_weights, masks=None):
+        """Per metric ``(weighted sum, weight sum)`` as backend scalars, for averaging.
+
+        As Keras 3: an output's mask (and, for weighted metrics, the sample weights)
+        weighs the values; a value per sample is the mean over its other axes.
+        """
         results = []
         for i, fn, weighted in self.fns:
-            values = fn(y_true[i], y_pred[i])
-            values = K.cast(values, K.floatx())
-            if K.ndim(values) > 1:
-                values = K.mean(values, axis=tuple(range(1, K.ndim(values))))
-            elif K.ndim(values) == 0:
+            values = K.cast(fn(y_true[i], y_pred[i]), K.floatx())
+            if K.ndim(values) == 0:
                 values = K.reshape(values, (1,))
+            weight = masks[i] if masks else None
+            if weight is not None:
+                weight = K.cast(weight, K.floatx())
             sw = sample_weights[i] if weighted else None
             if sw is not None:
-                sw = K.reshape(sw, (K.int_shape(sw)[0], -1))
-                sw = K.mean(sw, axis=1) if K.int_shape(sw)[1] > 1 else K.reshape(sw, (-1,))
-                results.append((K.sum(values * sw), K.sum(sw)))
-            else:
-                results.append((K.sum(values), float(K.int_shape(values)[0])))
+                weight = sw if weight is None else _product(weight, sw)
+            if weight is None:
+                results.append((K.sum(_per_sample(values)), float(K.int_shape(values)[0])))
+                continue
+            values, weight = _match_rank(values, weight)
+            if K.ndim(values) > K.ndim(weight):
+                values = K.mean(values, axis=tuple(range(K.ndim(weight), K.ndim(values))))
+            values = values * weight
+            results.append((K.sum(_per_sample(values)),
+                            K.sum(_per_sample(weight * K.ones_like(values)))))
         return results
+
+
+def _per_sample(x):
+    return K.mean(x, axis=tuple(range(1, K.ndim(x)))) if K.ndim(x) > 1 else x
+
+
+def _product(mask, sample_weight):
+    mask, sample_weight = _match_rank(mask, sample_weight)
+    return mask * sample_weight

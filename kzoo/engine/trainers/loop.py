@@ -113,18 +113,19 @@ def run_step(model, xs, ys, sample_weights, training):
         reg = _regularization(plan)
         if reg is not None:
             total = total + reg
-        return total, (outputs, per_output)
+        return total, (outputs, per_output, masks)
 
     if training:
-        total, (outputs, per_output), grads = trainer.value_and_grad(forward, plan.trainable)
+        total, (outputs, per_output, masks), grads = trainer.value_and_grad(forward,
+                                                                           plan.trainable)
         model.optimizer.apply(grads, plan.trainable)
         with trainer.no_grad():
             _apply_constraints(plan, trainer.assign)
     else:
         with trainer.no_grad():
-            total, (outputs, per_output) = forward()
+            total, (outputs, per_output, masks) = forward()
     with trainer.no_grad():
-        metric_parts = state.metrics(y_t, outputs, sw_t)
+        metric_parts = state.metrics(y_t, outputs, sw_t, masks)
     values = [total] + ([per_output[i] for i in loss.active] if len(model.outputs) > 1 else [])
     losses_out = [float(K.to_numpy(v)) for v in values]
     metrics_out = [(float(K.to_numpy(s)), float(K.to_numpy(c)) if not isinstance(c, float)
@@ -240,27 +241,45 @@ def generator_batches(model, generator, steps, class_weights, what, samples=None
 
 # ---- loops ---------------------------------------------------------------------------
 
+class Averages(object):
+    """Running epoch values, as Keras 3 keeps them: losses averaged over samples (batch
+    values weighted by batch size), metrics as total weighted value / total weight."""
+
+    def __init__(self):
+        self.losses = self.metrics = None
+        self.seen = self.steps = 0
+
+    def add(self, losses, metrics, size):
+        if self.losses is None:
+            self.losses = [0.] * len(losses)
+            self.metrics = [[0., 0.] for _ in metrics]
+        for i, v in enumerate(losses):
+            self.losses[i] += v * size
+        for i, (total, count) in enumerate(metrics):
+            self.metrics[i][0] += total
+            self.metrics[i][1] += count
+        self.seen += size
+        self.steps += 1
+
+    def values(self):
+        if self.losses is None:
+            return None
+        return [v / max(self.seen, 1) for v in self.losses] + \
+            [t / c if c else 0. for t, c in self.metrics]
+
+
 def evaluate_loop(model, batches, verbose=0):
-    """Averages over all batches: losses weighted by batch size, metrics by weight."""
-    loss_totals, metric_totals, seen = None, None, 0
+    """The loss and metrics over all batches (``metrics_names`` order)."""
+    averages = Averages()
     progbar = cbks.Progbar(batches.samples or batches.steps, verbose=verbose) \
         if verbose else None
     for xs, ys, sws, size in batches:
-        losses, metrics = run_step(model, xs, ys, sws, training=False)
-        if loss_totals is None:
-            loss_totals = [0.] * len(losses)
-            metric_totals = [[0., 0.] for _ in metrics]
-        for i, v in enumerate(losses):
-            loss_totals[i] += v * size
-        for i, (s, c) in enumerate(metrics):
-            metric_totals[i][0] += s
-            metric_totals[i][1] += c
-        seen += size
+        averages.add(*run_step(model, xs, ys, sws, training=False), size=size)
         if progbar is not None:
-            progbar.update(seen if batches.samples else len(loss_totals) and seen)
-    if loss_totals is None:
+            progbar.update(averages.seen if batches.samples else averages.steps)
+    if averages.losses is None:
         raise ShapeError('model %r: evaluate() got no samples' % model.name)
-    return [v / seen for v in loss_totals] + [s / c if c else 0. for s, c in metric_totals]
+    return averages.values()
 
 
 def predict_loop(model, xs_batches, verbose=0):
@@ -284,7 +303,7 @@ def fit_loop(model, batches, epochs, initial_epoch=0, verbose=1, callbacks=None,
     order), or None.
     """
     model.history = cbks.History()
-    callback_list = [cbks.BaseLogger()]
+    callback_list = []  # epoch averages come from the loop itself (Keras 3's way)
     if verbose:
         callback_list.append(cbks.ProgbarLogger(count_mode=count_mode))
     callback_list += list(callbacks or []) + [model.history]
@@ -303,16 +322,18 @@ def fit_loop(model, batches, epochs, initial_epoch=0, verbose=1, callbacks=None,
     callback_list.on_train_begin()
     try:
         for epoch in range(initial_epoch, epochs):
-            epoch_logs = {}
+            epoch_logs, averages = {}, Averages()
             callback_list.on_epoch_begin(epoch, epoch_logs)
             for batch_index, (xs, ys, sws, size) in enumerate(batches):
                 batch_logs = {'batch': batch_index, 'size': size}
                 callback_list.on_batch_begin(batch_index, batch_logs)
                 losses, metrics = run_step(model, xs, ys, sws, training=True)
+                averages.add(losses, metrics, size)
                 batch_logs.update(step_logs(model, losses, metrics))
                 callback_list.on_batch_end(batch_index, batch_logs)
                 if model.stop_training:
                     break
+            epoch_logs.update(zip(names, averages.values() or []))
             if validation and (epoch + 1 - initial_epoch) % validation_freq == 0:
                 for name, value in zip(names, validation()):
                     epoch_logs['val_' + name] = value

@@ -21,7 +21,10 @@ def value_and_grad(fn, variables):
             tape.watch(v)
         loss, aux = fn()
     grads = tape.gradient(loss, variables) if variables else []
-    return loss, aux, list(grads)
+    # Gathers (Embedding) give IndexedSlices with a row per occurrence: sum them into a
+    # dense gradient, so every optimizer sees the same gradient as on torch.
+    grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+    return loss, aux, grads
 
 
 def assign(variable, value):
