@@ -228,18 +228,52 @@ class OnnxGraph(object):
         model_file.write(header)
         model_file.write(proto.len_prefix(7, graph_length))
         model_file.write(core)
+        self.placements = {}
         for (init, head, inline_bytes, data_offset), entry_prefix in zip(plan, entries):
             model_file.write(entry_prefix)
             model_file.write(head)
             target = model_file
-            if inline_bytes is None:
+            if inline_bytes is not None:
+                self.placements[init.name] = (None, model_file.tell(), init.nbytes, None)
+            else:
+                self.placements[init.name] = (data_location, data_offset, init.nbytes, None)
                 target = data_file
                 position = data_file.tell()
                 if position < data_offset:
                     data_file.write(b'\0' * (data_offset - position))
             for block in init.blocks():
-                target.write(memoryview(_little_endian(block)).cast('B'))
-                del block
+                data = memoryview(_little_endian(block)).cast('B')
+                target.write(data)
+                if init.nbytes <= inline_limit:   # kept for write_view (shape constants)
+                    self.placements[init.name] = self.placements[init.name][:3] + (
+                        bytes(data),)
+                del block, data
+
+
+    def write_view(self, view_file, model_location, producer_version):
+        """A model with the same graph whose initializers all point (as external data)
+        at the bytes :meth:`write` wrote: inside the model file ``model_location`` for
+        inline ones. onnxruntime maps them instead of parsing a second copy, so checking
+        a single-file model costs one copy of its weights, not three."""
+        header = proto.model_header(self.opset, ir_version(self.opset), 'kzoo',
+                                    producer_version)
+        core = self._core()
+        tensors = []
+        for init in self.initializers.values():
+            location, offset, nbytes, small = self.placements[init.name]
+            head = proto.tensor_header(init.name, init.dims, proto.elem_type(init.dtype))
+            if small is not None:   # shape inference reads small constants: inline
+                tensors.append(head + proto.f_bytes(9, small))
+            else:
+                tensors.append(head + proto.external_fields(location or model_location, offset,
+                                                            nbytes))
+        graph = core + b''.join(proto.f_bytes(5, t) for t in tensors)
+        view_file.write(header + proto.f_bytes(7, graph))
+
+    def release(self):
+        """Forget how to produce the weights (and the model they come from)."""
+        for init in self.initializers.values():
+            init.producer = None
 
 
 def _little_endian(array):
