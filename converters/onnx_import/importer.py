@@ -21,6 +21,7 @@ from kzoo.engine.base_layer import Layer
 from kzoo.engine.input_layer import Input
 from kzoo.engine.network import get_source_inputs
 from kzoo.engine.training import Model
+from kzoo.layers import Permute
 from kzoo.errors import ConversionError, FileFormatError
 
 from .external_data import to_array
@@ -297,7 +298,12 @@ class ImportContext(object):
             perm, value = [first[p] for p in perm], source
         if perm == list(range(len(perm))):
             return value
-        out = self.one(OnnxTranspose, [value], perm=perm, suffix=suffix)
+        if perm[0] == 0 and not value.is_const:
+            # the batch axis stays: Keras's Permute (1-based axes after the batch)
+            layer = Permute(tuple(perm[1:]), name=self.layer_name(suffix))
+            out = self.keras(layer, [value])[0]
+        else:
+            out = self.one(OnnxTranspose, [value], perm=perm, suffix=suffix)
         out.origin = (value, perm)
         return out
 

@@ -4,12 +4,12 @@ With constant float32 weights these become kzoo's ``Conv1D``/``Conv2D``/``Conv3D
 (``data_format`` of the import, weights transposed to Keras's kernel layout) and
 ``Conv1DTranspose``/``Conv2DTranspose``/``Conv3DTranspose`` (full output, then cropped
 by the ONNX pads). Explicit pads that Keras's ``same`` does not express become a
-padding layer in front. Otherwise :class:`OnnxConv`/:class:`OnnxConvTranspose`.
+``ZeroPadding2D`` (1D, 3D) in front. Otherwise :class:`OnnxConv`/:class:`OnnxConvTranspose`.
 """
 import numpy as np
 
-from kzoo.layers import Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, \
-    Conv3DTranspose
+from kzoo.layers import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
+                         Conv3DTranspose, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 
 from .common import keras_weights
 from .importer import Value
@@ -19,6 +19,7 @@ from .registry import onnx_op
 
 CONV = {1: Conv1D, 2: Conv2D, 3: Conv3D}
 CONV_TRANSPOSE = {1: Conv1DTranspose, 2: Conv2DTranspose, 3: Conv3DTranspose}
+ZERO_PADDING = {1: ZeroPadding1D, 2: ZeroPadding2D, 3: ZeroPadding3D}
 
 
 def spatial_input(ctx, x):
@@ -72,10 +73,9 @@ def conv(ctx, node, inputs):
         padding, pairs = _keras_padding(ctx, node, x, kernel_size, strides, dilations)
         if padding is not None:
             if pairs is not None:
-                x = ctx.one(OnnxPad, [x, Value(const=np.asarray(
-                    [p[0] for p in full_pairs(pairs, x.rank, data_format)]
-                    + [p[1] for p in full_pairs(pairs, x.rank, data_format)], 'int64'))],
-                    out_layout=x.layout, suffix='_pad')
+                pad = ZERO_PADDING[n](padding=tuple(tuple(p) for p in pairs),
+                                      data_format=data_format, name=ctx.layer_name('_pad'))
+                x = ctx.keras(pad, [x], out_layout=x.layout)[0]
             kernel = np.transpose(w.const, list(range(2, n + 2)) + [1, 0])
             weights = keras_weights([kernel] + ([b.const] if b is not None else []))
             layer = CONV[n](int(w.shape[0]), tuple(kernel_size), strides=tuple(strides),

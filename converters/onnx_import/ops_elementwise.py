@@ -2,15 +2,19 @@
 comparisons, Where, activations and math functions, Clip, Softmax, LogSoftmax.
 
 Activations Keras has with the same formula and parameters become kzoo
-``Activation`` layers; the rest are :class:`OnnxUnary` layers. Opsets before 7
+``Activation``, ``LeakyReLU``, ``ELU``, ``ThresholdedReLU``, ``PReLU``, ``ReLU`` (Clip
+from 0) and ``Softmax`` layers, element-wise ops on tensors of one shape kzoo's merge
+layers (``Add``, ``Subtract``, ``Multiply``, ...); the rest are :class:`OnnxUnary` and
+:class:`OnnxElementwise` layers (broadcasting, constants, any dtype). Opsets before 7
 broadcast the second operand from ``axis`` (``broadcast=1``); that is rewritten as
 NumPy broadcasting here.
 """
 import numpy as np
 
-from kzoo.layers import Activation
+from kzoo.layers import (ELU, Activation, Add, Average, LeakyReLU, Maximum, Minimum, Multiply,
+                         PReLU, ReLU, Softmax, Subtract, ThresholdedReLU)
 
-from .common import broadcastable_to_cl, cl_axis, to_cl_operands
+from .common import as_cl_constant, broadcastable_to_cl, cl_axis, keras_weights, to_cl_operands
 from .importer import Value
 from .layers import OnnxUnsqueeze
 from .math_layers import OnnxClip, OnnxElementwise, OnnxSoftmax, OnnxUnary
@@ -33,8 +37,30 @@ def legacy_broadcast(ctx, node, a, b):
     return ctx.one(OnnxUnsqueeze, [ctx.to_cf(b), axes], suffix='_broadcast')
 
 
+KERAS_MERGE = {'Add': Add, 'Sum': Add, 'Sub': Subtract, 'Mul': Multiply, 'Max': Maximum,
+               'Min': Minimum, 'Mean': Average}
+
+
+def _keras_merge(ctx, op, values):
+    """kzoo's merge layer when every operand is a float tensor of one known shape (no
+    broadcasting: Keras broadcasts lower ranks differently)."""
+    if op not in KERAS_MERGE or len(values) < 2 or (op == 'Sub' and len(values) != 2):
+        return None
+    first = values[0]
+    if any(v.is_const or v.dtype != np.float32 or v.layout != first.layout
+           or isinstance(v.layout, tuple) for v in values):
+        return None
+    if any(v.shape != first.shape for v in values) or any(d is None for d in first.shape[1:]):
+        return None
+    layer = KERAS_MERGE[op](name=ctx.layer_name())
+    return ctx.keras(layer, values, out_layout=first.layout)
+
+
 def elementwise(ctx, node, inputs, op, dtype=None):
     values = [v for v in inputs if v is not None]
+    merged = _keras_merge(ctx, op, values)
+    if merged is not None:
+        return merged
     if ctx.data_format == 'channels_last' and broadcastable_to_cl(ctx, node, values):
         return ctx.generic(OnnxElementwise, to_cl_operands(ctx, values), out_layout='cl', op=op,
                            dtypes=None if dtype is None else [dtype])
@@ -104,7 +130,33 @@ def prelu(ctx, node, inputs):
         else:
             axes = Value(const=np.arange(1, rank - 1, dtype='int64'))
             slope = ctx.one(OnnxUnsqueeze, [slope, axes], suffix='_slope')
+    layer = _keras_prelu(ctx, x, slope)
+    if layer is not None:
+        return ctx.keras(layer, [x], out_layout=x.layout)
     return elementwise(ctx, node, [x, slope], 'PRelu')
+
+
+def _keras_prelu(ctx, x, slope):
+    """kzoo's PReLU with ``shared_axes`` where the constant slope broadcasts."""
+    if x.is_const or not slope.is_const or x.dtype != np.float32 or x.rank < 2 or \
+            isinstance(x.layout, tuple) or slope.rank > x.rank:
+        return None
+    alpha = slope.const if x.layout == 'cf' else as_cl_constant(slope.const, x.rank)
+    alpha = alpha.reshape((1,) * (x.rank - alpha.ndim) + alpha.shape)
+    if alpha.shape[0] != 1:
+        return None
+    shared, shape = [], []
+    for axis in range(1, x.rank):
+        dim, a = x.shape[axis], alpha.shape[axis]
+        if a == 1 and dim != 1:
+            shared.append(axis)
+            shape.append(1)
+        elif dim is not None and a == dim:
+            shape.append(a)
+        else:
+            return None
+    return PReLU(shared_axes=shared or None, name=ctx.layer_name(),
+                 weights=keras_weights([alpha.reshape(shape)]))
 
 
 # ---- one-tensor functions ------------------------------------------------------------------
@@ -127,11 +179,28 @@ def _keras_activation(node, x):
     return None
 
 
+def _keras_activation_layer(ctx, node, x):
+    """kzoo's advanced activation layer computing this node exactly, or None."""
+    if x.dtype != np.float32:
+        return None
+    op, a = node.op_type, node.attrs
+    if op == 'LeakyRelu':
+        return LeakyReLU(alpha=a.get('alpha', 0.01), name=ctx.layer_name())
+    if op == 'Elu':
+        return ELU(alpha=a.get('alpha', 1.0), name=ctx.layer_name())
+    if op == 'ThresholdedRelu' and a.get('alpha', 1.0) >= 0:
+        return ThresholdedReLU(theta=a.get('alpha', 1.0), name=ctx.layer_name())
+    return None
+
+
 def unary(ctx, node, inputs):
     x = inputs[0]
     name = _keras_activation(node, x)
     if name is not None and not x.is_const:
         return ctx.keras(Activation(name, name=ctx.layer_name()), [x], out_layout=x.layout)
+    layer = None if x.is_const else _keras_activation_layer(ctx, node, x)
+    if layer is not None:
+        return ctx.keras(layer, [x], out_layout=x.layout)
     attributes = {k: v for k, v in node.attrs.items() if isinstance(v, (int, float, str))
                   and k != 'consumed_inputs'}
     return ctx.generic(OnnxUnary, [x], out_layout=x.layout, op=node.op_type, attributes=attributes)
@@ -162,6 +231,12 @@ def clip(ctx, node, inputs):
     else:
         low, high = (list(inputs[1:]) + [None, None])[:2]
     operands = [x, low, high]
+    if not x.is_const and x.dtype == np.float32 and low is not None and low.is_const and \
+            float(low.const) == 0 and (high is None or high.is_const and float(high.const) > 0):
+        # clip(x, 0, m) is Keras's ReLU(max_value=m) (ReLU6 when m is 6)
+        layer = ReLU(max_value=None if high is None else float(high.const),
+                     name=ctx.layer_name())
+        return ctx.keras(layer, [x], out_layout=x.layout)
     if any(v is not None and not v.is_const and v.layout != 'cf' for v in operands[1:]):
         operands = [ctx.to_cf(v) for v in operands]
     return ctx.generic(OnnxClip, operands, out_layout=operands[0].layout)
@@ -172,6 +247,11 @@ def softmax(ctx, node, inputs, log):
     legacy = node.opset < 13
     axis = node.attr('axis', 1 if legacy else -1)
     rank = x.rank
+    if not log and not x.is_const and x.dtype == np.float32 and rank >= 1 and (
+            not legacy or axis % rank == rank - 1) and x.layout in ('cf', 'cl'):
+        keras_axis = cl_axis(axis, rank) if x.layout == 'cl' else axis % rank
+        return ctx.keras(Softmax(axis=keras_axis, name=ctx.layer_name()), [x],
+                         out_layout=x.layout)
     if x.layout == 'cl' and not legacy:
         return ctx.generic(OnnxSoftmax, [x], out_layout='cl', axis=cl_axis(axis, rank), log=log)
     if x.layout == 'cl' and legacy and axis % rank == 1:

@@ -2,7 +2,8 @@
 Gather, Tile, Expand, Pad, DepthToSpace, SpaceToDepth."""
 import numpy as np
 
-from kzoo.layers import Flatten
+from kzoo.layers import Concatenate, Flatten, Permute
+from kzoo.layers import Reshape as KerasReshape
 
 from .common import (as_cl_constant, cl_axis, const_ints, flat_permutation, int_list)
 from .importer import Value, cl_to_cf
@@ -48,6 +49,13 @@ def reshape(ctx, node, inputs):
             elif isinstance(x.layout, tuple):
                 return [x]  # already (N, features)
     x = ctx.to_cf(x)
+    if shape is not None and not x.is_const and x.rank >= 1 and shape and not allowzero:
+        # Keras's Reshape keeps the batch axis: usable when the target does too
+        batch = x.shape[0]
+        rest = [x.shape[i] if d == 0 and i < x.rank else d for i, d in enumerate(shape)][1:]
+        if (shape[0] == 0 or (batch is not None and shape[0] == batch)) and all(
+                d is not None and d != 0 for d in rest) and rest.count(-1) <= 1:
+            return ctx.keras(KerasReshape(rest, name=ctx.layer_name()), [x])
     return ctx.generic(OnnxReshape, [x, target], allowzero=allowzero)
 
 
@@ -97,6 +105,13 @@ def concat(ctx, node, inputs):
     axis = node.attr('axis', 1)  # opset 1 defaulted to 1
     values = [v for v in inputs if v is not None]
     symbolic = [v for v in values if not v.is_const]
+    if len(symbolic) == len(values) > 1 and len({v.layout for v in values}) == 1 and \
+            values[0].layout in ('cf', 'cl') and len({v.rank for v in values}) == 1 and \
+            axis % values[0].rank != 0 and all(v.dtype == np.float32 for v in values):
+        rank = values[0].rank
+        keras_axis = cl_axis(axis, rank) if values[0].layout == 'cl' else axis % rank
+        layer = Concatenate(axis=keras_axis, name=ctx.layer_name())
+        return ctx.keras(layer, values, out_layout=values[0].layout)
     if symbolic and all(v.layout == 'cl' for v in symbolic):
         rank = symbolic[0].rank
         if all(v.rank == rank for v in values):

@@ -147,7 +147,7 @@ def test_static_shape_chains_fold_to_constants():
         [helper.make_tensor_value_info('y', TensorProto.FLOAT, [2, 12])], initializer=inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_operatorsetid('', 13)])
     model = from_onnx(proto)
-    assert [type(l).__name__ for l in model.layers] == ['InputLayer', 'OnnxReshape']
+    assert [type(l).__name__ for l in model.layers] == ['InputLayer', 'Reshape']
     x = np.arange(24, dtype='float32').reshape(2, 3, 4)
     assert np.array_equal(model.predict(x), x.reshape(2, 12))
 
