@@ -6,7 +6,7 @@ training: weight regularizers (of trainable weights), activity regularizers (div
 by the batch size, as Keras 3), constraints applied after each step,
 BatchNormalization's moving statistics, ``validation_split``, sample and class
 weights, per-output metrics and ``'accuracy'`` resolved from shapes, and masked
-sequences (an Embedding's mask reaching the loss and the metric).
+sequences (an Embedding's mask reaching the loss and the metric), and a small CNN.
 """
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from helpers import assert_matches
 from kzoo import layers as kl, optimizers
 from kzoo.models import Model
 
-pytestmark = pytest.mark.oracle
+pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 
 TOL = 1e-4
 
@@ -107,6 +107,29 @@ def _run_masked(L, model_cls, reg, con, opt, **compile_kwargs):
     return history.history, model.get_weights()
 
 
+def _cnn(L, model_cls, reg, con):
+    x = L.Input(shape=(8, 8, 2), name='image')
+    h = L.Conv2D(4, 3, activation='relu', padding='same', name='conv1',
+                 kernel_regularizer=reg.l2(0.01))(x)
+    h = L.MaxPooling2D(name='pool')(h)
+    h = L.Conv2D(3, 2, strides=2, name='conv2')(h)
+    h = L.Flatten(name='flat')(h)
+    return model_cls(x, L.Dense(3, activation='softmax', name='out')(h))
+
+
+def _run_cnn(L, model_cls, reg, con, opt, **compile_kwargs):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(18, 8, 8, 2)).astype('float32')
+    y = np.eye(3, dtype='float32')[rng.integers(0, 3, 18)]
+    model = _cnn(L, model_cls, reg, con)
+    model.set_weights([rng.uniform(-.5, .5, w.shape).astype('float32')
+                       for w in model.get_weights()])
+    model.compile(opt, loss='categorical_crossentropy', metrics=['accuracy'], **compile_kwargs)
+    history = model.fit(x, y, batch_size=6, epochs=2, shuffle=False, verbose=0,
+                        validation_split=1. / 3)
+    return history.history, model.get_weights()
+
+
 def _sgd_like(opt):
     module = type(opt).__module__.split('.')[0]
     if module == 'keras':
@@ -142,7 +165,7 @@ class _KerasLayers(object):
 
 
 RUNS = {'two_output': _run_two_output, 'classifier': _run_classifier,
-        'masked_sequences': _run_masked}
+        'masked_sequences': _run_masked, 'cnn': _run_cnn}
 
 
 @pytest.mark.parametrize('case', sorted(RUNS))

@@ -17,7 +17,7 @@ from kzoo.models import Model
 from helpers import assert_matches
 from training_oracle import data, initial_weights, two_output_model
 
-pytestmark = pytest.mark.oracle
+pytestmark = [pytest.mark.oracle, pytest.mark.slow]
 
 TOL = 1e-4
 STEPS, BATCH = 4, 4
