@@ -1,29 +1,38 @@
 """Download throughput: kzoo's get_file next to ``curl -o`` on a loopback server.
 
-A benchmark, not a test. It writes a file of ``--size`` bytes (default 1 GB) to a
+A benchmark, not a test. It writes a file of ``--size`` bytes (default 1 GiB) to a
 temporary folder, serves it from 127.0.0.1 with the test suite's LoopbackServer
-(``sendfile``, so the server is not the bottleneck), then downloads it with
-``curl -o`` and with ``get_file`` (hash verified while streaming, as the zoo does),
-each in its own child process, and prints times, throughput, the kzoo/curl ratio
-and each child's peak RSS (``os.wait4`` rusage).
+(``sendfile``, so the server costs little), and downloads it, each run in its own
+child process, with:
+
+=============================  =====================================================
+``curl -o``                    the reference of the issue's goal (no hash, no fsync)
+``curl -o; sync FILE``         the same plus an fsync, as kzoo does before its rename
+``get_file (md5|sha256)``      kzoo, verifying the hash while streaming
+``get_file (hash stubbed)``    diagnostic: kzoo's data path with hashlib replaced
+                               by a no-op, to show what is not hashing
+``md5sum`` / ``openssl md5``   the hash alone over the same file (page cache, one
+``sha256sum``                  core): the floor hashing puts under any download
+=============================  =====================================================
+
+Rounds are interleaved (one run of each tool per round, the order rotated every
+round) so a machine whose load changes hurts every tool alike; the table shows
+medians, the best run, CPU seconds (user + system, of the download alone) and peak
+RSS, and the median of the per-round ratios kzoo / curl.
 
 Usage::
 
-    python benchmarks/bench_download.py                 # 1 GB, md5, best of 3
-    python benchmarks/bench_download.py --size 200M --hash sha256 --repeat 1
+    python benchmarks/bench_download.py                       # 1 GiB, 5 rounds
+    python benchmarks/bench_download.py --size 256M --rounds 3 --tools curl,md5
 
-Example output (shape, not a promise)::
-
-    file 1.00 GiB on http://127.0.0.1:40123/blob.bin, best of 3
-    tool                    seconds    MiB/s   peak RSS   vs curl
-    curl -o                   0.61    1679.3     10 MiB     1.00x
-    kzoo get_file (md5)       1.74     588.5     68 MiB     2.85x
+Peak RSS independent of size is checked by running two sizes and comparing.
 """
 import argparse
 import hashlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,14 +44,36 @@ sys.path.insert(0, REPO)
 from tests.loopback_server import LoopbackServer  # noqa: E402
 
 _CHILD = r'''
-import json, sys, time
+import json, resource, sys, time
 sys.path.insert(0, %(repo)r)
 from kzoo.utils.data_utils import get_file
-t0 = time.perf_counter()
+if %(stub)r:
+    from kzoo.utils.download import transfer
+
+    class _NoHash:
+        """hashlib stand-in: the diagnostic row measures everything but hashing."""
+        def update(self, data):
+            pass
+
+        def hexdigest(self):
+            return '0'
+
+    class _HashlibStub:
+        @staticmethod
+        def new(name):
+            return _NoHash()
+    transfer.hashlib = _HashlibStub
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+c0, t0 = cpu(), time.perf_counter()
 path = get_file('blob.bin', %(url)r, file_hash=%(hash)r, hash_algorithm=%(alg)r)
-elapsed = time.perf_counter() - t0
-print(json.dumps({'seconds': elapsed, 'path': path}))
+elapsed, used = time.perf_counter() - t0, cpu() - c0
+print(json.dumps({'seconds': elapsed, 'cpu': used, 'path': path}))
 '''
+
+TOOLS = ('curl', 'curl+sync', 'md5', 'sha256', 'stub', 'md5sum', 'openssl-md5', 'sha256sum')
+DEFAULT_TOOLS = 'curl,curl+sync,md5,sha256,stub,md5sum,openssl-md5,sha256sum'
 
 
 def parse_size(text):
@@ -52,22 +83,21 @@ def parse_size(text):
     return int(float(text[:-1] if scale > 1 else text) * scale)
 
 
-def make_file(path, size, algorithm):
-    """Write ``size`` incompressible-looking bytes; return their hash."""
+def make_file(path, size):
+    """Write ``size`` incompressible-looking bytes; return their (md5, sha256)."""
     block = os.urandom(1 << 20)
-    hasher = hashlib.new(algorithm) if algorithm != 'none' else None
+    md5, sha = hashlib.md5(), hashlib.sha256()
     with open(path, 'wb') as f:
-        left = size
-        i = 0
+        left, i = size, 0
         while left:
             # Vary each block a little so no layer can dedupe or cache it.
             chunk = (i.to_bytes(8, 'little') + block[8:])[:min(left, len(block))]
             f.write(chunk)
-            if hasher:
-                hasher.update(chunk)
+            md5.update(chunk)
+            sha.update(chunk)
             left -= len(chunk)
             i += 1
-    return hasher.hexdigest() if hasher else None
+    return md5.hexdigest(), sha.hexdigest()
 
 
 def _vm_hwm(pid):
@@ -82,13 +112,13 @@ def _vm_hwm(pid):
 
 
 def run_child(cmd, env=None):
-    """Run cmd; return (wall seconds, peak RSS bytes, stdout).
+    """Run cmd; return (wall seconds, CPU seconds, peak RSS bytes, stdout).
 
     Peak RSS is the child's VmHWM, read from /proc while it runs (the high-water
     mark only grows, so the last reading holds the peak up to then). The
     rusage ru_maxrss of a child is no good here: Linux carries the forking
     parent's size across exec, so every child would report this script's own
-    ~35 MiB. ru_maxrss is the fallback where /proc is missing.
+    size. ru_maxrss is the fallback where /proc is missing.
     """
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
@@ -110,65 +140,123 @@ def run_child(cmd, env=None):
                                                  err.decode(errors='replace')[-2000:]))
     # ru_maxrss is KiB on Linux, bytes on macOS.
     rss = hwm or usage.ru_maxrss * (1 if sys.platform == 'darwin' else 1024)
-    return wall, rss, out.decode()
+    return wall, usage.ru_utime + usage.ru_stime, rss, out.decode()
+
+
+class Bench:
+    def __init__(self, scratch, url, served, digests):
+        self.scratch, self.url, self.served = scratch, url, served
+        self.md5, self.sha256 = digests
+        self.startup = []
+
+    def label(self, tool):
+        return {'curl': 'curl -o', 'curl+sync': 'curl -o; sync FILE',
+                'md5': 'get_file (md5)', 'sha256': 'get_file (sha256)',
+                'stub': 'get_file (hash stubbed)', 'md5sum': 'md5sum FILE',
+                'openssl-md5': 'openssl md5 FILE', 'sha256sum': 'sha256sum FILE'}[tool]
+
+    def run(self, tool):
+        """One run: (seconds, CPU seconds, peak RSS)."""
+        if tool in ('curl', 'curl+sync'):
+            out = os.path.join(self.scratch, 'curl.bin')
+            cmd = ['curl', '-sS', '--fail', '-o', out, self.url]
+            if tool == 'curl+sync':
+                cmd = ['sh', '-c', '"$@" && sync "%s"' % out, 'sh'] + cmd
+            wall, cpu, rss, _ = run_child(cmd)
+            os.remove(out)
+            return wall, cpu, rss
+        if tool in ('md5sum', 'openssl-md5', 'sha256sum'):
+            cmd = {'md5sum': ['md5sum'], 'openssl-md5': ['openssl', 'md5'],
+                   'sha256sum': ['sha256sum']}[tool]
+            wall, cpu, rss, _ = run_child(cmd + [self.served])
+            return wall, cpu, rss
+        home = os.path.join(self.scratch, 'kzoo-home')
+        env = dict(os.environ, KZOO_HOME=home, KZOO_QUIET='1')
+        digest = {'md5': self.md5, 'sha256': self.sha256, 'stub': None}[tool]
+        code = _CHILD % {'repo': REPO, 'url': self.url, 'hash': digest,
+                         'alg': tool if tool != 'stub' else 'auto', 'stub': tool == 'stub'}
+        try:
+            wall, _, rss, out = run_child([sys.executable, '-c', code], env)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+        report = json.loads(out.strip().splitlines()[-1])
+        self.startup.append(wall - report['seconds'])
+        return report['seconds'], report['cpu'], rss
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--size', default='1G', help='file size, e.g. 1G, 200M (default 1G)')
-    ap.add_argument('--hash', default='md5', choices=['md5', 'sha256', 'none'],
-                    help='hash get_file verifies while streaming (default md5, like the '
-                         'Keras application weights)')
-    ap.add_argument('--repeat', type=int, default=3, help='runs per tool; best is kept')
+    ap.add_argument('--size', default='1G', help='file size, e.g. 1G, 256M (default 1G)')
+    ap.add_argument('--rounds', type=int, default=5, help='interleaved rounds (default 5)')
+    ap.add_argument('--tools', default=DEFAULT_TOOLS,
+                    help='comma-separated, from: %s' % ','.join(TOOLS))
     ap.add_argument('--dir', default=None, help='scratch folder (default: a temp folder)')
+    ap.add_argument('--json', default=None, help='also write the raw runs to this file')
     args = ap.parse_args(argv)
 
-    curl = shutil.which('curl')
+    tools = [t for t in args.tools.split(',') if t]
+    unknown = set(tools) - set(TOOLS)
+    if unknown:
+        ap.error('unknown tools: %s' % ', '.join(sorted(unknown)))
+    if not shutil.which('curl'):
+        tools = [t for t in tools if not t.startswith('curl')]
+        print('curl not found; no reference', file=sys.stderr)
+    for tool, exe in (('md5sum', 'md5sum'), ('openssl-md5', 'openssl'),
+                      ('sha256sum', 'sha256sum')):
+        if tool in tools and not shutil.which(exe):
+            tools.remove(tool)
     size = parse_size(args.size)
+    load_before = os.getloadavg()
     scratch = tempfile.mkdtemp(prefix='kzoo-bench-', dir=args.dir)
+    runs = {t: [] for t in tools}
     try:
         served = os.path.join(scratch, 'served')
         os.mkdir(served)
         print('writing %.2f GiB test file...' % (size / 2 ** 30), file=sys.stderr)
-        digest = make_file(os.path.join(served, 'blob.bin'), size, args.hash)
+        blob = os.path.join(served, 'blob.bin')
+        digests = make_file(blob, size)
         with LoopbackServer(root=served) as srv:
             url = srv.url('/blob.bin')
-            results = []
-            if curl:
-                best = None
-                for i in range(args.repeat):
-                    out = os.path.join(scratch, 'curl-%d.bin' % i)
-                    wall, rss, _ = run_child([curl, '-sS', '--fail', '-o', out, url])
-                    os.remove(out)
-                    best = min(best or (wall, rss), (wall, rss))
-                results.append(('curl -o', best[0], best[1]))
-            else:
-                print('curl not found; showing kzoo alone', file=sys.stderr)
-            best = None
-            for i in range(args.repeat):
-                home = os.path.join(scratch, 'kzoo-home-%d' % i)
-                env = dict(os.environ, KZOO_HOME=home, KZOO_QUIET='1')
-                code = _CHILD % {'repo': REPO, 'url': url, 'hash': digest,
-                                 'alg': args.hash if args.hash != 'none' else 'auto'}
-                wall, rss, out = run_child([sys.executable, '-c', code], env)
-                seconds = json.loads(out.strip().splitlines()[-1])['seconds']
-                shutil.rmtree(home)
-                best = min(best or (seconds, rss, wall), (seconds, rss, wall))
-            results.append(('kzoo get_file (%s)' % args.hash, best[0], best[1]))
-            startup = best[2] - best[0]
+            bench = Bench(scratch, url, blob, digests)
+            for r in range(args.rounds):
+                order = tools[r % len(tools):] + tools[:r % len(tools)]
+                for tool in order:
+                    runs[tool].append(bench.run(tool))
+                print('round %d/%d done' % (r + 1, args.rounds), file=sys.stderr)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    load_after = os.getloadavg()
 
-    print('file %.2f GiB on %s, best of %d' % (size / 2 ** 30, url, args.repeat))
-    print('%-24s %8s %9s %10s %9s' % ('tool', 'seconds', 'MiB/s', 'peak RSS', 'vs curl'))
-    ref = results[0][1] if curl else None
-    for name, seconds, rss in results:
-        print('%-24s %8.2f %9.1f %6d MiB %8s' % (
-            name, seconds, size / 2 ** 20 / seconds, rss / 2 ** 20,
-            '%.2fx' % (seconds / ref) if ref else '-'))
-    print('(kzoo seconds are inside get_file; its interpreter start-up added %.2f s; '
-          'curl does not hash, kzoo verifies %s while streaming)' % (startup, args.hash))
+    mib = size / 2 ** 20
+    print('file %.2f GiB on %s, %d interleaved rounds; load average %s before, %s after'
+          % (size / 2 ** 30, url, args.rounds, _load(load_before), _load(load_after)))
+    print('%-24s %8s %8s %8s %8s %9s %9s' % ('tool', 'median s', 'MiB/s', 'best', 'CPU s',
+                                             'peak RSS', 'vs curl'))
+    ref = runs.get('curl')
+    for tool in tools:
+        secs = [s for s, _, _ in runs[tool]]
+        med = statistics.median(secs)
+        ratio = '-'
+        if ref and tool != 'curl':
+            # Per-round ratios of throughput: kzoo / curl in the same round.
+            ratio = '%.2fx' % statistics.median(c[0] / s for c, s in zip(ref, secs))
+        print('%-24s %8.2f %8.0f %8.0f %8.2f %5d MiB %9s' % (
+            bench.label(tool), med, mib / med, mib / min(secs),
+            statistics.median(c for _, c, _ in runs[tool]),
+            max(r for _, _, r in runs[tool]) / 2 ** 20, ratio))
+    if bench.startup:
+        print('(get_file seconds and CPU are inside the call; interpreter start-up and '
+              'imports added a median %.2f s. "vs curl" is throughput relative to '
+              'curl -o, the median of per-round ratios.)' % statistics.median(bench.startup))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'size': size, 'load_before': load_before, 'load_after': load_after,
+                       'runs': runs}, f, indent=1)
     return 0
+
+
+def _load(avg):
+    return '/'.join('%.1f' % x for x in avg)
 
 
 if __name__ == '__main__':

@@ -14,8 +14,8 @@ complete bytes, and this is their hash":
   download, one that answers with the wrong ``Content-Range`` is not asked for
   ranges again; a resumed download whose hash is wrong is fetched once more whole;
 - the redirect policy: only to http(s), bounded, loops refused;
-- hashing in the same pass (:class:`~kzoo.utils.download.hashing.BackgroundHasher`)
-  and the progress bar.
+- the progress bar; the bytes themselves move through :mod:`.stream` (received,
+  written and hashed in one pass).
 
 Renaming the part file into the cache is the caller's job (:mod:`.get`).
 
@@ -39,7 +39,7 @@ import urllib.request
 
 from kzoo.errors import DownloadError, HashMismatchError, UnsafeInputError
 from kzoo.utils.download import settings as config
-from kzoo.utils.download.hashing import BackgroundHasher
+from kzoo.utils.download.stream import PartWriter, body_reader
 from kzoo.utils.io_utils import atomic_write_json, remove_quietly
 
 __all__ = ['Transfer', 'check_scheme']
@@ -155,15 +155,16 @@ class Transfer:
         self.final_url = self.url
         hasher = self._hasher_for_prefix(0)
         try:
-            with open(src, 'rb') as fin, open(self.part, 'wb') as fout:
-                for chunk in iter(lambda: fin.read(config.CHUNK_SIZE), b''):
-                    fout.write(chunk)
-                    hasher.update(chunk)
-                fout.flush()
-                os.fsync(fout.fileno())
+            fin = open(src, 'rb', buffering=0)
         except FileNotFoundError as e:
             self._reset_part()
             raise DownloadError('%s: %s does not exist' % (self.fname, src)) from e
+        with fin:
+            writer = PartWriter(self.part, False, hasher)
+            try:
+                writer.pump(fin.readinto)
+            finally:
+                writer.close()
         self.hashed = os.path.getsize(self.part)
         return 0
 
@@ -300,52 +301,23 @@ class Transfer:
         import requests
         import urllib3
 
-        raw = resp.raw
-        # read1 returns what has arrived instead of waiting for a full chunk, so a
-        # transfer that breaks keeps every byte it received.
-        read1 = getattr(raw, 'read1', None)
-        if read1 is not None:
-            def read():
-                return read1(config.CHUNK_SIZE, decode_content=False)
-        else:  # urllib3 < 2
-            def read():
-                return raw.read(config.CHUNK_SIZE, decode_content=False)
-        received = 0
         bar = _progress_bar(self.fname, total, offset, self.settings)
-        background = BackgroundHasher(hasher)
+        writer = PartWriter(self.part, append, hasher, bar)
         try:
-            with open(self.part, 'ab' if append else 'wb') as f:
-                try:
-                    while True:
-                        try:
-                            chunk = read()
-                        except (urllib3.exceptions.HTTPError, requests.RequestException,
-                                OSError) as e:
-                            raise _Retry('transfer from %s broke after %d bytes: %s'
-                                         % (self.final_url, offset + received, _short(e)),
-                                         progressed=received > 0)
-                        if not chunk:
-                            break
-                        f.write(chunk)
-                        # Hand every byte to the OS at once: if this process is
-                        # killed, what it received stays in the .part for resuming.
-                        f.flush()
-                        # Only bytes that reached the file are hashed, in order.
-                        background.update(chunk)
-                        received += len(chunk)
-                        if bar is not None:
-                            bar.update(len(chunk))
-                finally:
-                    background.wait()
-                    # Whatever arrived is good (it is a prefix): keep it for resuming.
-                    f.flush()
-                    os.fsync(f.fileno())
-                    self.hashed = offset + received
+            error = writer.pump(body_reader(resp), (urllib3.exceptions.HTTPError,
+                                                    requests.RequestException, OSError))
         finally:
-            background.close()
-            if bar is not None:
-                bar.close()
-        return received
+            try:
+                writer.close()  # what arrived is a prefix: hashed and kept for resuming
+            finally:
+                self.hashed = offset + writer.received
+                if bar is not None:
+                    bar.close()
+        if error is not None:
+            raise _Retry('transfer from %s broke after %d bytes: %s'
+                         % (self.final_url, offset + writer.received, _short(error)),
+                         progressed=writer.received > 0) from error
+        return writer.received
 
 
 def _progress_bar(fname, total, initial, settings):
