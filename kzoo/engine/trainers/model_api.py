@@ -86,10 +86,15 @@ class TrainingMixin(object):
                 sample_weight_mode, (list, dict)):
             raise ConfigError('compile: sample_weight_mode must be None or "temporal", got %r'
                               % (sample_weight_mode,))
-        if not getattr(self, 'outputs', None):
-            raise ConfigError('model %r has no outputs yet; build it (give the first layer '
-                              'an input_shape) before compile()' % self.name)
         self.optimizer = optimizers_module.get(optimizer)
+        if not getattr(self, 'outputs', None):
+            # A Sequential model without an input shape: finish compiling once the
+            # first data builds it (as Keras does).
+            self._deferred_compile = dict(
+                optimizer=self.optimizer, loss=loss, metrics=metrics,
+                loss_weights=loss_weights, sample_weight_mode=sample_weight_mode,
+                weighted_metrics=weighted_metrics)
+            return
         self.loss, self.loss_weights = loss, loss_weights
         self.sample_weight_mode = sample_weight_mode
         self.metrics = metrics or []
@@ -119,7 +124,8 @@ class TrainingMixin(object):
 
     def _require_compiled(self, what):
         get_trainer()
-        if getattr(self, '_training_state', None) is None:
+        if getattr(self, '_training_state', None) is None and \
+                getattr(self, '_deferred_compile', None) is None:
             raise ConfigError('model %r must be compiled before %s(); call '
                               'model.compile(optimizer, loss)' % (self.name, what))
 
@@ -149,6 +155,8 @@ class TrainingMixin(object):
         if not getattr(self, 'inputs', None):
             first = data_utils.as_list(x, ['input'], 'input', self.name)[0]
             self._ensure_graph([np.asarray(first[:1])])
+        if getattr(self, '_deferred_compile', None) is not None and self.outputs:
+            self.compile(**self.__dict__.pop('_deferred_compile'))
         xs = data_utils.as_list(x, self.input_names, 'input', self.name)
         xs = data_utils.standardize_arrays(
             xs, self.input_names, [t.shape for t in self.inputs],
