@@ -1,0 +1,86 @@
+"""A plan is compiled once per model and input shape, and compiled again whenever a
+weight changes: set_weights, load_weights, training, or a write to one variable."""
+import numpy as np
+import pytest
+
+from kzoo import backend as K
+from kzoo.engine import inference
+
+from helpers import assert_matches
+from perf_helpers import images, plain, randomize
+
+pytestmark = pytest.mark.skipif('torch' not in K.available_backends(),
+                                reason='inference plans need the torch backend')
+
+
+@pytest.fixture
+def model():
+    from kzoo.layers import BatchNormalization, Conv2D, Dense, Flatten, Input
+    from kzoo.models import Model
+    with K.using('torch'):
+        x = Input((6, 6, 3))
+        y = BatchNormalization()(Conv2D(4, 3, activation=None)(x))
+        y = Dense(3)(Flatten()(y))
+        yield randomize(Model(x, y))
+
+
+def _plans(model):
+    return inference.plans_of(model)
+
+
+def test_plan_compiled_once_per_shape(model):
+    x = images((2, 6, 6, 3))
+    model.predict(x)
+    first = _plans(model)[0]
+    model.predict(x)
+    assert _plans(model) == [first]
+    model.predict(x[:1])
+    assert len(_plans(model)) == 2
+
+
+def test_set_weights_invalidates(model):
+    x = images((2, 6, 6, 3))
+    before = model.predict(x)
+    old = _plans(model)[0]
+    randomize(model, seed=7)  # set_weights on every layer
+    after = model.predict(x)
+    assert _plans(model)[0] is not old
+    assert not np.allclose(before, after)
+    assert_matches(after, plain(model, x), 1e-4)
+
+
+def test_model_set_weights_and_load_weights_invalidate(model, tmp_path):
+    x = images((2, 6, 6, 3))
+    weights = model.get_weights()
+    model.predict(x)
+    model.set_weights([w * 0.5 for w in weights])
+    assert_matches(model.predict(x), plain(model, x), 1e-4)
+    path = str(tmp_path / 'w.h5')
+    model.set_weights(weights)
+    model.save_weights(path)
+    model.set_weights([w + 1 for w in weights])
+    model.predict(x)
+    model.load_weights(path)
+    assert_matches(model.predict(x), plain(model, x), 1e-4)
+
+
+def test_one_variable_written_in_place_invalidates(model):
+    x = images((2, 6, 6, 3))
+    model.predict(x)
+    bn = model.layers[2]
+    K.set_value(bn.moving_mean, np.full(4, 3.0, 'float32'))
+    assert_matches(model.predict(x), plain(model, x), 1e-4)
+
+
+def test_training_invalidates(model):
+    x = images((8, 6, 6, 3))
+    model.predict(x)
+    model.compile('sgd', 'mse')
+    model.fit(x, np.ones((8, 3), 'float32'), epochs=1, verbose=0)
+    assert_matches(model.predict(x), plain(model, x), 1e-4)
+
+
+def test_clear_plans(model):
+    model.predict(images((1, 6, 6, 3)))
+    inference.clear_plans(model)
+    assert _plans(model) == []

@@ -1,0 +1,112 @@
+"""onnxruntime as a provider and the bfloat16 precision, against the plain path.
+
+The onnxruntime provider runs kzoo's own ONNX export; it must equal the plain path at
+1e-4. A bfloat16 plan cannot (it keeps about three significant digits); what must hold
+is its deviation report: measured against a float32 result that equals the plain path,
+and equal to the deviation computed here from the plain path (1e-4).
+"""
+import numpy as np
+import pytest
+
+from kzoo import backend as K
+from kzoo.engine import inference
+from kzoo.engine.inference.precision import deviation
+
+from helpers import assert_matches
+from perf_helpers import images, plain, randomize
+
+pytestmark = pytest.mark.skipif('torch' not in K.available_backends(),
+                                reason='inference plans need the torch backend')
+
+
+def _small_resnet():
+    """A ResNet-style graph: padding, conv+BN+ReLU, pooling, residual blocks, head."""
+    from kzoo.layers import (Activation, Add, BatchNormalization, Conv2D, Dense,
+                             GlobalAveragePooling2D, Input, MaxPooling2D, ZeroPadding2D,
+                             concatenate)
+    from kzoo.models import Model
+    x = Input((24, 24, 3))
+    y = Activation('relu')(BatchNormalization()(Conv2D(8, 7, strides=2)(ZeroPadding2D(3)(x))))
+    y = MaxPooling2D(3, strides=2, padding='same')(y)
+    for filters in (8, 16):
+        s = BatchNormalization()(Conv2D(filters, 1)(y))
+        r = Activation('relu')(BatchNormalization()(Conv2D(filters, 3, padding='same')(y)))
+        r = BatchNormalization()(Conv2D(filters, 1)(r))
+        y = Activation('relu')(Add()([s, r]))
+    y = concatenate([y, Conv2D(4, 1, activation='relu')(y)])
+    y = Dense(10)(GlobalAveragePooling2D()(y))
+    return randomize(Model(x, y))
+
+
+@pytest.fixture(scope='module')
+def model():
+    with K.using('torch'):
+        yield _small_resnet()
+
+
+def test_onnxruntime_provider_equals_plain_path(model):
+    pytest.importorskip('onnxruntime')
+    x = images((3, 24, 24, 3))
+    with K.using('torch'):
+        expected = plain(model, x)
+        assert_matches(model.predict(x, provider='onnxruntime'), expected, 1e-4)
+        assert_matches(model.predict(x[:1], provider='onnxruntime'), expected[:1], 1e-4)
+        session = model.__dict__['_onnxruntime_session']
+        randomize(model, seed=3)  # new weights: a new session
+        assert_matches(model.predict(x, provider='onnxruntime'), plain(model, x), 1e-4)
+        assert model.__dict__['_onnxruntime_session'] is not session
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name,shape', [('ResNet50', (32, 32, 3)),
+                                        ('InceptionV3', (75, 75, 3))])
+def test_onnxruntime_provider_on_zoo_graphs(name, shape):
+    pytest.importorskip('onnxruntime')
+    from kzoo import applications
+    with K.using('torch'):
+        model = randomize(getattr(applications, name)(
+            weights=None, input_shape=shape, classes=10, classifier_activation=None))
+        x = images((2,) + shape)
+        assert_matches(model.predict(x, provider='onnxruntime'), plain(model, x), 1e-4)
+
+
+def test_configure_sets_the_default_provider(model):
+    pytest.importorskip('onnxruntime')
+    x = images((1, 24, 24, 3))
+    with K.using('torch'):
+        previous = inference.configure(provider='onnxruntime')
+        try:
+            model.predict(x)
+            assert any(p.get('provider') == 'onnxruntime' for p in inference.describe(model))
+        finally:
+            inference.configure(**previous)
+
+
+def test_bfloat16_deviation_report(model):
+    x = images((4, 24, 24, 3))
+    with K.using('torch'):
+        expected = plain(model, x)
+        reduced = model.predict(x, precision='bfloat16')
+        plan = [p for p in inference.plans_of(model) if p.precision == 'bfloat16'][0]
+    report = plan.deviation
+    independent = deviation([reduced], [expected])
+    assert set(report) == set(independent) == {'max_abs', 'max_scaled', 'mean_abs',
+                                                'top1_agreement'}
+    for key in ('max_abs', 'max_scaled', 'mean_abs'):
+        assert abs(report[key] - independent[key]) <= 1e-4 * max(1.0, independent[key])
+    assert report['max_scaled'] < 0.1  # bfloat16 keeps 8 bits of mantissa
+    assert reduced.dtype == np.float32
+    summary = [p for p in inference.describe(model) if p['precision'] == 'bfloat16'][0]
+    assert summary['deviation'] == report
+
+
+def test_bfloat16_refused_off_torch():
+    from kzoo.errors import ConfigError
+    from kzoo.layers import Dense, Input
+    from kzoo.models import Model
+    with K.using('numpy'):
+        x = Input((3,))
+        model = Model(x, Dense(2)(x))
+        with pytest.raises(ConfigError, match='bfloat16'):
+            model.predict(np.ones((1, 3), 'float32'), precision='bfloat16')
+        assert model.predict(np.ones((1, 3), 'float32')).shape == (1, 2)
