@@ -144,8 +144,8 @@ def run_child(cmd, env=None):
 
 
 class Bench:
-    def __init__(self, scratch, url, served, digests):
-        self.scratch, self.url, self.served = scratch, url, served
+    def __init__(self, scratch, url, served, digests, kzoo=REPO):
+        self.scratch, self.url, self.served, self.kzoo = scratch, url, served, kzoo
         self.md5, self.sha256 = digests
         self.startup = []
 
@@ -164,7 +164,8 @@ class Bench:
                 cmd = ['sh', '-c', '"$@" && sync "%s"' % out, 'sh'] + cmd
             wall, cpu, rss, _ = run_child(cmd)
             os.remove(out)
-            return wall, cpu, rss
+            # With sync, the child is the shell and curl its child: no RSS of curl's.
+            return wall, cpu, rss if tool == 'curl' else None
         if tool in ('md5sum', 'openssl-md5', 'sha256sum'):
             cmd = {'md5sum': ['md5sum'], 'openssl-md5': ['openssl', 'md5'],
                    'sha256sum': ['sha256sum']}[tool]
@@ -173,7 +174,7 @@ class Bench:
         home = os.path.join(self.scratch, 'kzoo-home')
         env = dict(os.environ, KZOO_HOME=home, KZOO_QUIET='1')
         digest = {'md5': self.md5, 'sha256': self.sha256, 'stub': None}[tool]
-        code = _CHILD % {'repo': REPO, 'url': self.url, 'hash': digest,
+        code = _CHILD % {'repo': self.kzoo, 'url': self.url, 'hash': digest,
                          'alg': tool if tool != 'stub' else 'auto', 'stub': tool == 'stub'}
         try:
             wall, _, rss, out = run_child([sys.executable, '-c', code], env)
@@ -192,6 +193,9 @@ def main(argv=None):
                     help='comma-separated, from: %s' % ','.join(TOOLS))
     ap.add_argument('--dir', default=None, help='scratch folder (default: a temp folder)')
     ap.add_argument('--json', default=None, help='also write the raw runs to this file')
+    ap.add_argument('--kzoo', default=REPO,
+                    help='checkout whose kzoo is measured (default this one; another '
+                         'commit exported elsewhere gives a before/after comparison)')
     args = ap.parse_args(argv)
 
     tools = [t for t in args.tools.split(',') if t]
@@ -217,7 +221,7 @@ def main(argv=None):
         digests = make_file(blob, size)
         with LoopbackServer(root=served) as srv:
             url = srv.url('/blob.bin')
-            bench = Bench(scratch, url, blob, digests)
+            bench = Bench(scratch, url, blob, digests, os.path.abspath(args.kzoo))
             for r in range(args.rounds):
                 order = tools[r % len(tools):] + tools[:r % len(tools)]
                 for tool in order:
@@ -232,6 +236,8 @@ def main(argv=None):
           % (size / 2 ** 30, url, args.rounds, _load(load_before), _load(load_after)))
     print('%-24s %8s %8s %8s %8s %9s %9s' % ('tool', 'median s', 'MiB/s', 'best', 'CPU s',
                                              'peak RSS', 'vs curl'))
+    if os.path.abspath(args.kzoo) != REPO:
+        print('(kzoo measured from %s)' % os.path.abspath(args.kzoo))
     ref = runs.get('curl')
     for tool in tools:
         secs = [s for s, _, _ in runs[tool]]
@@ -240,10 +246,11 @@ def main(argv=None):
         if ref and tool != 'curl':
             # Per-round ratios of throughput: kzoo / curl in the same round.
             ratio = '%.2fx' % statistics.median(c[0] / s for c, s in zip(ref, secs))
-        print('%-24s %8.2f %8.0f %8.0f %8.2f %5d MiB %9s' % (
+        rss = [r for _, _, r in runs[tool] if r is not None]
+        print('%-24s %8.2f %8.0f %8.0f %8.2f %9s %9s' % (
             bench.label(tool), med, mib / med, mib / min(secs),
             statistics.median(c for _, c, _ in runs[tool]),
-            max(r for _, _, r in runs[tool]) / 2 ** 20, ratio))
+            '%d MiB' % (max(rss) / 2 ** 20) if rss else '-', ratio))
     if bench.startup:
         print('(get_file seconds and CPU are inside the call; interpreter start-up and '
               'imports added a median %.2f s. "vs curl" is throughput relative to '

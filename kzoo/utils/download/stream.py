@@ -116,11 +116,17 @@ class PartWriter:
 
     ``received`` always counts the bytes that reached the file; the hash covers
     all of them once :meth:`close` returned. ``bar`` is anything with
-    ``update(n)`` (a tqdm bar) or None.
+    ``update(n)`` (a tqdm bar) or None. Memory: two buffers of ``bufsize``
+    (default ``CHUNK_SIZE``, 1 MiB) whatever the size of the file.
     """
 
     def __init__(self, path, append, hasher, bar=None, bufsize=None):
         bufsize = bufsize or config.CHUNK_SIZE
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+        # Unbuffered: each piece goes to the kernel as it arrives.
+        self._fd = os.open(path, flags | getattr(os, 'O_BINARY', 0), 0o666)
+        self._start_writeback = _writeback_function()
+        self._written_back = self._end = os.lseek(self._fd, 0, os.SEEK_END)
         self.hasher = hasher
         self.bar = bar
         self.received = 0
@@ -128,10 +134,6 @@ class PartWriter:
         self._views = [memoryview(bytearray(bufsize)) for _ in range(2)]
         self._current, self._filled = 0, 0
         self._background = BackgroundHasher(hasher)
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
-        self._fd = os.open(path, flags | getattr(os, 'O_BINARY', 0), 0o666)
-        self._start_writeback = _writeback_function()
-        self._written_back = self._end = os.fstat(self._fd).st_size if append else 0
 
     def pump(self, readinto, read_errors=()):
         """Copy until ``readinto`` returns 0; return None, or the exception (one of
