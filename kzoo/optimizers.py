@@ -166,9 +166,13 @@ class Optimizer(object):
 
     # ---- state ----------------------------------------------------------------------
 
-    def build(self, variables):
-        """Create the slots (zeros, or ``initial_slot_value``) for ``variables``."""
+    def build(self, variables, names=None):
+        """Create the slots (zeros, or ``initial_slot_value``) for ``variables``;
+        ``names`` (``'dense_1/kernel'``, ...) name their state in ``weight_names``."""
         self._variables = list(variables)
+        self._variable_names = list(names) if names is not None else [
+            _plain_name(getattr(v, 'name', None)) or 'variable_%d' % i
+            for i, v in enumerate(self._variables)]
         for kind in self.slot_names_for_config():
             self._slots[kind] = [self._make_slot(v, kind) for v in self._variables]
         self._build_extra()
@@ -210,9 +214,8 @@ class Optimizer(object):
         names = ['%s/iterations:0' % prefix]
         names += ['%s/%s:0' % (prefix, w.name) for w in self._extra_weights()]
         for kind in self.slot_names_for_config():
-            for v in self._variables or []:
-                names.append('%s/%s/%s:0' % (prefix, getattr(v, 'name', None) or 'variable',
-                                             kind))
+            for name in getattr(self, '_variable_names', []):
+                names.append('%s/%s/%s:0' % (prefix, name, kind))
         return names
 
     def get_weights(self):
@@ -339,6 +342,12 @@ class Optimizer(object):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
+
+
+def _plain_name(name):
+    if not isinstance(name, str):
+        return None
+    return name[:-2] if name.endswith(':0') else name
 
 
 def _clip_by_norm(g, clipnorm):

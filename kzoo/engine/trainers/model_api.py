@@ -134,7 +134,15 @@ class TrainingMixin(object):
         saved optimizer state needs first)."""
         self._require_compiled('training')
         if not self.optimizer.built:
-            self.optimizer.build(self.trainable_weights)
+            names = {}
+            for layer in loop._all_layers(self):
+                if not hasattr(layer, 'weight_names') or hasattr(layer, '_plan'):
+                    continue
+                for w, name in zip(layer.weights, layer.weight_names()):
+                    names.setdefault(id(w), name[:-2] if name.endswith(':0') else name)
+            weights = self.trainable_weights
+            self.optimizer.build(weights, [names.get(id(w), 'variable_%d' % i)
+                                           for i, w in enumerate(weights)])
 
     @property
     def metrics_names(self):
