@@ -21,10 +21,19 @@ Usage::
     python benchmarks/bench_convert.py                       # all three models
     python benchmarks/bench_convert.py --models resnet50 --skip-tf2onnx
 
-Example output (shape, not a promise)::
+Measured on the 2-core development machine while other jobs kept its load average
+at 10-13 (so every wall time is several times its unloaded value; the ratios come from
+one run), with ``--tf2onnx-memory 11`` because that machine has 23 GB for everyone::
 
-    model         weights   tf2onnx s  tf2onnx peak   kzoo s  kzoo peak  speed-up  peak/weights
-    resnet50      98 MiB       23.70     7.10 GiB       1.9    220 MiB    12.5x       2.2x
+    model           weights  tf2onnx                          kzoo convert          speed-up  peak/weights
+    resnet50         98 MiB  95.0 s, 8.59 GiB                 11.8 s, 219 MiB           8.0x         2.24x
+    inception_v3     91 MiB  131.7 s, 7.56 GiB                10.1 s, 255 MiB          13.0x         2.80x
+    vgg16           528 MiB  killed (memory cap 11.0 GB) after 152 s 14.4 s, 700 MiB         >10.6x         1.33x
+
+Where kzoo's time goes (ResNet50, CPU seconds): the reference pass of kzoo's numpy
+backend (float64 by design, the exact reference) ~1.7 of ~2.7 in all; imports 0.3,
+writing 0.2, onnxruntime's check 0.4. Its memory floor for the small models is the
+interpreter and libraries (~55 MB) plus one copy of the weights plus activations.
 """
 import argparse
 import json

@@ -26,10 +26,8 @@ def load_all():
 
 
 def to_onnx(model, path, **options):
+    """Export a kzoo model to ONNX (:func:`kzoo.converters.onnx_export.export.to_onnx`)."""
     from kzoo.converters.onnx_export.export import to_onnx as export
     return export(model, path, **options)
-
-
-to_onnx.__doc__ = """Export a kzoo model to ONNX (see :func:`kzoo.converters.onnx_export.export.to_onnx`)."""
 
 __all__ = ['to_onnx', 'exporter', 'find_exporter', 'exportable_classes', 'load_all']

@@ -289,7 +289,8 @@ def padding_cropping_upsampling():
     x = L.Input(shape=(6, 7, 3), name='x')
     t = L.Input(shape=(8, 3), name='t')
     v = L.Input(shape=(3, 4, 5, 2), name='v')
-    outs = [L.ZeroPadding2D(((1, 2), (0, 3)))(x), L.ZeroPadding2D(2, data_format='channels_first')(x),
+    outs = [L.ZeroPadding2D(((1, 2), (0, 3)))(x),
+            L.ZeroPadding2D(2, data_format='channels_first')(x),
             L.Cropping2D(((1, 0), (2, 1)))(x), L.Cropping2D(1, data_format='channels_first')(x),
             L.UpSampling2D((2, 3))(x), L.UpSampling2D(2, interpolation='bilinear')(x),
             L.UpSampling2D(2, data_format='channels_first')(x),
@@ -314,7 +315,7 @@ def layout_chain_after_conv():
     return functional(x, y, 'layout_chain_after_conv'), None
 
 
-# ---- normalization --------------------------------------------------------------------------------
+# ---- normalization -------------------------------------------------------------------------------
 
 @case()
 def batchnorm_family():
@@ -337,7 +338,7 @@ def layernorm_family():
     return functional(x, outs, 'layernorm_family'), None
 
 
-# ---- embeddings, merges, attention ----------------------------------------------------------------
+# ---- embeddings, merges, attention ---------------------------------------------------------------
 
 @case()
 def embedding_family():
@@ -420,7 +421,7 @@ def attention_masks():
     return functional([qt, vt], outs, 'attention_masks'), None
 
 
-# ---- recurrent -----------------------------------------------------------------------------------------
+# ---- recurrent -----------------------------------------------------------------------------------
 
 def _rnn(layer_class, name, **kwargs):
     def build():
@@ -544,7 +545,7 @@ CASES['bidirectional_masked_state'] = (_bidirectional('bidirectional_masked_stat
                                        'bidirectional_masked_state')
 
 
-# ---- wrappers and nesting ------------------------------------------------------------------------------
+# ---- wrappers and nesting ------------------------------------------------------------------------
 
 @case()
 def time_distributed_family():

@@ -126,7 +126,7 @@ def test_pt_round_trip_weights_only(tmp_path, torch):
     assert_matches(kzoo_outputs(fresh, inputs)[0], kzoo_outputs(model, inputs)[0], 1e-6)
 
 
-# ---- tensorflow ------------------------------------------------------------------------------------
+# ---- tensorflow ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope='module')
 def tf_keras():
@@ -156,7 +156,7 @@ def test_to_tensorflow_and_savedmodel(tmp_path, tf_keras):
             assert_matches(kzoo_outputs(back, inputs)[0], expected[0], 1e-5)
 
 
-# ---- layouts --------------------------------------------------------------------------------------------
+# ---- layouts -------------------------------------------------------------------------------------
 
 def _channels_first_model():
     x = L.Input(shape=(3, 9, 9), name='image')
