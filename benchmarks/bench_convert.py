@@ -25,10 +25,10 @@ Measured on the 2-core development machine while other jobs kept its load averag
 at 10-13 (so every wall time is several times its unloaded value; the ratios come from
 one run), with ``--tf2onnx-memory 11`` because that machine has 23 GB for everyone::
 
-    model           weights  tf2onnx                          kzoo convert          speed-up  peak/weights
-    resnet50         98 MiB  95.0 s, 8.59 GiB                 11.8 s, 219 MiB           8.0x         2.24x
-    inception_v3     91 MiB  131.7 s, 7.56 GiB                10.1 s, 255 MiB          13.0x         2.80x
-    vgg16           528 MiB  killed (memory cap 11.0 GB) after 152 s 14.4 s, 700 MiB         >10.6x         1.33x
+    model          weights  tf2onnx                  kzoo convert         speed-up peak/weights
+    resnet50        98 MiB  95.0 s, 8.59 GiB         11.8 s, 219 MiB          8.0x        2.24x
+    inception_v3    91 MiB  131.7 s, 7.56 GiB        10.1 s, 255 MiB         13.0x        2.80x
+    vgg16          528 MiB  killed at 11 GB, 152 s   14.4 s, 700 MiB        >10.6x        1.33x
 
 Where kzoo's time goes (ResNet50, CPU seconds): the reference pass of kzoo's numpy
 backend (float64 by design, the exact reference) ~1.7 of ~2.7 in all; imports 0.3,
@@ -113,11 +113,11 @@ def run_child(argv, memory_cap=None, timeout=None, env=None):
             state['hwm_kb'] = max(state['hwm_kb'], _status_kb(process.pid, 'VmHWM'))
             rss = _status_kb(process.pid, 'VmRSS') * 1024
             if memory_cap and rss > memory_cap:
-                state['killed'] = 'memory cap %.1f GB' % (memory_cap / 1e9)
+                state['killed'] = 'at %.0f GB' % (memory_cap / 1e9)
                 process.send_signal(signal.SIGKILL)
                 return
             if timeout and time.perf_counter() - start > timeout:
-                state['killed'] = 'timeout %d s' % timeout
+                state['killed'] = 'timeout'
                 process.send_signal(signal.SIGKILL)
                 return
             time.sleep(0.05)
@@ -194,14 +194,14 @@ def main(argv=None):
 
 def report(rows):
     print()
-    print('%-13s %9s  %-32s %-20s %9s %13s' % ('model', 'weights', 'tf2onnx', 'kzoo convert',
+    print('%-13s %8s  %-24s %-20s %8s %12s' % ('model', 'weights', 'tf2onnx', 'kzoo convert',
                                               'speed-up', 'peak/weights'))
     for row in rows:
         tf, kz = row.get('tf2onnx'), row['kzoo']
         if tf is None:
             tf_text = 'not run'
         elif tf['killed']:
-            tf_text = 'killed (%s) after %.0f s' % (tf['killed'], tf['seconds'])
+            tf_text = 'killed %s, %.0f s' % (tf['killed'], tf['seconds'])
         elif tf['returncode']:
             tf_text = 'failed (exit %d)' % tf['returncode']
         else:
@@ -215,7 +215,7 @@ def report(rows):
         else:
             speed = '-'
         memory = kz['peak_bytes'] / float(row['weight_bytes'])
-        print('%-13s %9s  %-32s %-20s %9s %12.2fx' % (row['model'], human(row['weight_bytes']),
+        print('%-13s %8s  %-24s %-20s %8s %11.2fx' % (row['model'], human(row['weight_bytes']),
                                                      tf_text, kz_text, speed, memory))
     print('goals: at least %.0fx faster than tf2onnx; peak at most %.1fx the weight bytes'
           % (GOAL_SPEEDUP, GOAL_MEMORY))
