@@ -26,6 +26,8 @@ def _args(p):
                    help="run on Ray: 'auto' (a running cluster, else a local one), 'local', or "
                    'a cluster address such as ray://HEAD:10001')
     p.add_argument('--workers', type=int, help='model actors on Ray; decode threads without')
+    p.add_argument('--threads', type=int, help='threads the model runs with (each actor on '
+                   'Ray); the same value on both paths gives identical results')
 
 
 @command('predict', help='classify images with an application or a model file',

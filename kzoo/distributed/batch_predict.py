@@ -3,7 +3,7 @@ from kzoo.distributed.sources import image_paths
 
 
 def predict(model, paths, top=5, batch_size=32, weights='imagenet', preprocess=None,
-            target_size=None, ray=None, workers=None, prefetch=None):
+            target_size=None, ray=None, workers=None, prefetch=None, threads=None):
     """Top-``top`` classes for every image in ``paths``.
 
     Args:
@@ -17,6 +17,10 @@ def predict(model, paths, top=5, batch_size=32, weights='imagenet', preprocess=N
         ray: ``None`` runs in this process; ``'auto'``, ``'local'``, ``True`` or a
             cluster address runs on Ray (see :mod:`kzoo.distributed._ray`).
         workers: decode threads here; model actors on Ray.
+        threads: the model's intra-op threads (here, or in each actor). The two paths
+            give identical rows when this is the same for both; by default this process
+            uses torch's setting and an actor as many threads as the CPUs it holds, and
+            scores may then differ in their last bits.
 
     Returns:
         without Ray, an iterator of row dicts, in input order; with Ray, a Ray Dataset
@@ -39,7 +43,7 @@ def predict(model, paths, top=5, batch_size=32, weights='imagenet', preprocess=N
     paths = image_paths(paths)
     spec, plan, loaded = resolve(model, weights=weights, preprocess=preprocess, top=top,
                                  batch_size=batch_size, target_size=target_size,
-                                 need_model=ray is None)
+                                 need_model=ray is None, threads=threads)
     if ray is None:
         from kzoo.distributed.local import iter_predictions
         return iter_predictions(loaded, paths, plan, workers=workers or 2, prefetch=prefetch)

@@ -27,7 +27,7 @@ def run_predict(args):
     start = time.perf_counter()
     results = predict(args.model, paths, top=args.top, batch_size=args.batch_size,
                       weights=weights_argument(args.weights), preprocess=args.preprocess,
-                      ray=args.ray, workers=args.workers)
+                      ray=args.ray, workers=args.workers, threads=args.threads)
     if not args.output:
         return _print_rows(results)
     failed = []

@@ -3,7 +3,10 @@
 Paths are cut into groups of ``batch_size`` in input order; a group is decoded and
 preprocessed as one unit (:func:`decode_group`) and goes through the model as one
 batch (:func:`predict_group`). Both paths use the same groups and the same
-functions, so they give the same numbers, whichever process runs a group.
+functions, so they give the same numbers, whichever process runs a group, as long as
+the model runs with the same number of threads (``Plan.threads``): torch splits work
+between its threads differently for different counts, and the last bits of float32
+results follow (scores near underflow move most).
 
 >>> plan = Plan(target_size=(8, 8), channels=3, data_format='channels_last',
 ...             mode='none', top=2, batch_size=4)
@@ -11,6 +14,7 @@ functions, so they give the same numbers, whichever process runs a group.
 >>> group.pixels.shape, group.errors[0].startswith('FileFormatError')
 ((0, 8, 8, 3), True)
 """
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -33,6 +37,7 @@ class Plan:
     mode: str                      # preprocess_input mode, or 'none'
     top: int
     batch_size: int
+    threads: Optional[int] = None  # the model's intra-op threads (None: leave as is)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +63,7 @@ class ModelSpec:
 
 
 def resolve(model, weights='imagenet', preprocess=None, top=5, batch_size=32,
-            target_size=None, need_model=True):
+            target_size=None, need_model=True, threads=None):
     """``(spec, plan, loaded model or None)`` for ``model``: an application name, a model
     file, or a kzoo ``Model``.
 
@@ -67,9 +72,9 @@ def resolve(model, weights='imagenet', preprocess=None, top=5, batch_size=32,
     (and to fail here, not on every worker, when it is unreadable).
     """
     from kzoo.commands._models import is_model_file, load_model_or_application
-    if top < 1 or batch_size < 1:
-        raise ConfigError('top and batch_size must be at least 1; got top=%r batch_size=%r'
-                          % (top, batch_size))
+    if top < 1 or batch_size < 1 or (threads is not None and threads < 1):
+        raise ConfigError('top, batch_size and threads must be at least 1; got top=%r '
+                          'batch_size=%r threads=%r' % (top, batch_size, threads))
     app = None
     if isinstance(model, (str, os.PathLike)):
         spec_text = os.fspath(model)
@@ -102,7 +107,7 @@ def resolve(model, weights='imagenet', preprocess=None, top=5, batch_size=32,
     default = app.input_size if app else 224
     plan = Plan(target_size=(int(height or default), int(width or default)),
                 channels=int(channels or 3), data_format=data_format, mode=mode, top=int(top),
-                batch_size=int(batch_size))
+                batch_size=int(batch_size), threads=int(threads) if threads else None)
     if plan.channels not in _COLOR_MODES:
         raise ConfigError('the model takes %d-channel images; kzoo predict reads images with '
                           '1, 3 or 4 channels' % plan.channels)
@@ -134,6 +139,21 @@ def with_blob(spec, model):
             return ModelSpec(blob=f.read())
     finally:
         os.remove(tmp)
+
+
+@contextlib.contextmanager
+def model_threads(threads):
+    """Run the model with ``threads`` intra-op threads (torch), restored afterwards."""
+    if not threads:
+        yield
+        return
+    import torch
+    saved = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def chunks(paths, size):

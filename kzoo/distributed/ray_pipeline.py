@@ -3,7 +3,9 @@
 The dataset holds one row per group of paths (:func:`pipeline.chunks`). ``map`` runs
 :func:`pipeline.decode_group` in Ray tasks; ``map_batches`` hands each group to an
 actor of a pool of ``workers``, each of which loaded the model once, at start. The
-groups are the ones the one-process path uses, so the numbers are the same.
+groups are the ones the one-process path uses, so the numbers are the same when both
+run the model with the same number of threads (``threads=``; Ray gives each actor as
+many as the CPUs it asks for, rounded up).
 
 Reliability comes from Ray Data: model actors are restarted when their process dies,
 and the group a dead actor was working on is run again; its rows are emitted only by
@@ -28,6 +30,9 @@ class Predictor(object):
     """A Ray Data actor: loads the model once, then classifies one group per call."""
 
     def __init__(self, spec, plan):
+        if plan.threads:
+            import torch
+            torch.set_num_threads(plan.threads)  # this process is the actor's alone
         self.model = spec.load()
         self.plan = plan
 
