@@ -3,7 +3,8 @@
 ``to_onnx(model, path)`` writes a model and checks it with onnxruntime. Families:
 ``core`` (Dense, Flatten, Reshape, ...), ``activations``, ``conv``, ``pooling``,
 ``reshaping`` (padding, cropping, upsampling), ``normalization``, ``embeddings``,
-``merge``, ``attention``, ``recurrent``, ``wrappers``, and ``walk`` (nested models).
+``merge``, ``attention``, ``recurrent``, ``conv_recurrent`` (ConvLSTM), ``wrappers``, and
+``walk`` (nested models).
 A new layer's exporter goes in its family module, registered with
 :func:`~kzoo.converters.onnx_export.registry.exporter`.
 """
@@ -12,7 +13,8 @@ import importlib
 from kzoo.converters.onnx_export.registry import exportable_classes, exporter, find_exporter
 
 _FAMILIES = ('activations', 'core', 'conv', 'pooling', 'reshaping', 'normalization',
-             'embeddings', 'merge', 'attention', 'recurrent', 'wrappers', 'walk')
+             'embeddings', 'merge', 'attention', 'recurrent', 'conv_recurrent', 'wrappers',
+             'walk')
 _loaded = []
 
 

@@ -545,6 +545,20 @@ CASES['bidirectional_masked_state'] = (_bidirectional('bidirectional_masked_stat
                                        'bidirectional_masked_state')
 
 
+@case()
+def conv_lstm_family():
+    x = L.Input(shape=(3, 6, 5, 2), name='x')
+    s = L.Input(shape=(4, 7, 3), name='s')
+    v = L.Input(shape=(2, 4, 4, 3, 2), name='v')
+    outs = [L.ConvLSTM2D(3, 3, padding='same', return_sequences=True)(x),
+            L.ConvLSTM2D(2, (2, 3), strides=(2, 1), go_backwards=True)(x),
+            L.ConvLSTM1D(2, 3, return_sequences=True, recurrent_activation='hard_sigmoid')(s),
+            L.ConvLSTM3D(2, 2, padding='same')(v)]
+    outs += L.ConvLSTM2D(2, 3, return_state=True, data_format='channels_first')(
+        L.Permute((1, 4, 2, 3))(x))
+    return functional([x, s, v], [L.Flatten()(o) for o in outs], 'conv_lstm_family'), None
+
+
 # ---- wrappers and nesting ------------------------------------------------------------------------
 
 @case()
