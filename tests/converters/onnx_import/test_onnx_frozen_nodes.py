@@ -42,6 +42,28 @@ KERAS_LAYERS = {
     'test_gru_reverse': 'GRU',
     'test_simple_rnn_defaults': 'SimpleRNN',
     'test_simple_rnn_batchwise': 'SimpleRNN',
+    'test_batchnorm_example': 'BatchNormalization',
+    'test_prelu_broadcast': 'PReLU',
+    'test_reshape_reordered_last_dims': 'Reshape',
+    'test_clip_default_min': 'ReLU',
+}
+
+# cases whose inputs are all data: the layer kzoo builds for them as they are
+KERAS_LAYERS_AS_IS = {
+    'test_leakyrelu': 'LeakyReLU',
+    'test_elu': 'ELU',
+    'test_softmax_axis_1': 'Softmax',
+    'test_maxpool_2d_default': 'MaxPooling2D',
+    'test_averagepool_2d_same_upper': 'AveragePooling2D',
+    'test_maxpool_3d_default': 'MaxPooling3D',
+    'test_globalaveragepool': 'GlobalAveragePooling2D',
+    'test_globalmaxpool': 'GlobalMaxPooling2D',
+    'test_concat_2d_axis_1': 'Concatenate',
+    'test_add': 'Add',
+    'test_sub': 'Subtract',
+    'test_mul': 'Multiply',
+    'test_transpose_all_permutations_1': 'Permute',
+    'test_flatten_axis1': 'Flatten',
 }
 
 
@@ -52,6 +74,14 @@ def test_constant_weights_use_kzoo_layers(name):
     classes = {type(layer).__name__ for layer in rep.model.layers}
     assert KERAS_LAYERS[name] in classes, classes
     Runner.assert_similar_outputs(outputs, list(rep.run(inputs)), rtol=1e-3, atol=1e-7)
+
+
+@pytest.mark.parametrize('name', sorted(KERAS_LAYERS_AS_IS))
+def test_data_only_cases_use_kzoo_layers(name):
+    case = node_cases()[name]
+    rep = KzooBackend.prepare(case.model)
+    classes = {type(layer).__name__ for layer in rep.model.layers}
+    assert KERAS_LAYERS_AS_IS[name] in classes, classes
 
 
 def test_relu_is_a_keras_activation():

@@ -220,3 +220,26 @@ def test_registry_refuses_duplicates_and_picks_the_schema_version():
     assert find_handler('', 'Relu', 12).since_version == 6
     assert find_handler('ai.onnx', 'Relu', 20).since_version == 14
     assert find_handler('', 'Softmax', 12).since_version == 11
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', ['squeezenet', 'resnet50', 'inception_v2'])
+def test_light_model_imported_channels_last(name):
+    """Real architectures of onnx's light set, imported NHWC: the shipped expected
+    output on onnx's own dummy input (fed NHWC), onnx's runner tolerances, and no
+    transposes inside the model."""
+    from onnx.backend.test.runner import Runner
+    from onnx_import_cases import light_model_path
+    path = light_model_path(name)
+    proto = onnx.load(path)
+    initializers = {t.name for t in proto.graph.initializer}
+    feeds = {i.name: Runner.generate_dummy_data(i, seed=0, name=name, random=False)
+             for i in proto.graph.input if i.name not in initializers}
+    expected = numpy_helper.to_array(onnx.load_tensor(path[:-5] + '_output_0.pb'))
+    model = from_onnx(path, data_format='channels_last')
+    assert model.nhwc_inputs == [True]
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert 'OnnxTranspose' not in kinds and 'Permute' not in kinds
+    got = run_model(model, [np.moveaxis(feeds[n], 1, -1) for n in model.onnx_input_names])
+    got = [np.moveaxis(g, -1, 1) if nhwc else g for g, nhwc in zip(got, model.nhwc_outputs)]
+    Runner.assert_similar_outputs([expected], got, rtol=1e-3, atol=1e-7)

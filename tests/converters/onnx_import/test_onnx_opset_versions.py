@@ -235,6 +235,13 @@ def test_operator_version_matches_onnxruntime(name):
 
 # ---- constant weights: kzoo's Keras layers ---------------------------------------------
 
+def test_layer_normalization_single_output_is_keras():
+    x = arr(2, 3, 4, 5)
+    proto = model('LayerNormalization', {'x': x}, 17, dict(axis=1, epsilon=1e-3),
+                  constants={'s': arr(4, 5), 'b': arr(3, 4, 5)})
+    check(proto, {'x': x}, uses='LayerNormalization')
+
+
 def conv_case(opset=11, **attrs):
     w = arr(*attrs.pop('w_shape', (4, 3, 3, 3)))
     constants = {'w': w}
