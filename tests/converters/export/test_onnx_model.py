@@ -193,3 +193,22 @@ def test_written_file_equals_onnx_serialization(tmp_path):
     assert proto.SerializeToString() == data or len(proto.SerializeToString()) == len(data)
     assert proto.producer_name == 'kzoo'
     assert np.asarray(onnx.numpy_helper.to_array(proto.graph.initializer[0])).size > 0
+
+
+def test_every_layer_class_has_an_exporter():
+    """Each layer class of kzoo.layers is exported (or, for Lambda, refused by name);
+    cells run inside their RNN, and Keras 1 names build their Keras 2 classes."""
+    import inspect
+    from kzoo import layers
+    from kzoo.converters.onnx_export.registry import exportable_classes
+    exportable = set(exportable_classes())
+    inside_others = {'Layer', 'InputLayer', 'Wrapper', 'StackedRNNCells', 'LSTMCell', 'GRUCell',
+                     'SimpleRNNCell', 'ConvLSTM1DCell', 'ConvLSTM2DCell', 'ConvLSTM3DCell'}
+    missing = []
+    for name in layers.__all__:
+        cls = getattr(layers, name)
+        if not inspect.isclass(cls) or name in inside_others or hasattr(cls, 'target'):
+            continue
+        if cls not in exportable:
+            missing.append(name)
+    assert missing == []
