@@ -370,14 +370,15 @@ class SGD(Optimizer):
 
     def update(self, F, g, v, slots, lr, step):
         if not self.momentum:
-            F.assign(v, F.sub(v, F.mul(g, lr)))
+            F.update_add(v, g, -lr)
             return
         m = slots['momentum']
-        F.assign(m, F.sub(F.mul(m, self.momentum), F.mul(g, lr)))
+        F.update_mul(m, self.momentum)  # m = momentum * m - lr * g
+        F.update_add(m, g, -lr)
         if self.nesterov:
-            F.assign(v, F.add(v, F.sub(F.mul(m, self.momentum), F.mul(g, lr))))
+            F.update_add(v, F.sub(F.mul(m, self.momentum), F.mul(g, lr)))
         else:
-            F.assign(v, F.add(v, m))
+            F.update_add(v, m)
 
 
 @OPTIMIZERS.register('rmsprop')
@@ -399,10 +400,10 @@ class RMSprop(Optimizer):
 
     def update(self, F, g, v, slots, lr, step):
         vel = slots['velocity']
-        F.assign(vel, F.add(F.mul(vel, self.rho), F.mul(F.square(g), 1. - self.rho)))
+        F.update_lerp(vel, F.square(g), 1. - self.rho)
         if self.centered:
             avg = slots['average_gradient']
-            F.assign(avg, F.add(F.mul(avg, self.rho), F.mul(g, 1. - self.rho)))
+            F.update_lerp(avg, g, 1. - self.rho)
             denominator = F.add(F.sub(vel, F.square(avg)), self.epsilon)
         else:
             denominator = F.add(vel, self.epsilon)
@@ -432,8 +433,8 @@ class Adagrad(Optimizer):
 
     def update(self, F, g, v, slots, lr, step):
         acc = slots['accumulator']
-        F.assign(acc, F.add(acc, F.square(g)))
-        F.assign(v, F.sub(v, F.div(F.mul(g, lr), F.sqrt(F.add(acc, self.epsilon)))))
+        F.update_addcmul(acc, g, g)
+        F.update_addcdiv(v, g, F.sqrt(F.add(acc, self.epsilon)), -lr)
 
 
 @OPTIMIZERS.register('adadelta')
@@ -474,13 +475,13 @@ class Adam(Optimizer):
     def update(self, F, g, v, slots, lr, step):
         alpha = lr * math.sqrt(1. - self.beta_2 ** step) / (1. - self.beta_1 ** step)
         m, vel = slots['momentum'], slots['velocity']
-        F.assign(m, F.add(m, F.mul(F.sub(g, m), 1. - self.beta_1)))
-        F.assign(vel, F.add(vel, F.mul(F.sub(F.square(g), vel), 1. - self.beta_2)))
+        F.update_lerp(m, g, 1. - self.beta_1)  # m += (g - m) * (1 - beta_1)
+        F.update_lerp(vel, F.square(g), 1. - self.beta_2)
         if self.amsgrad:
             vhat = slots['velocity_hat']
             F.assign(vhat, F.maximum(vhat, vel))
             vel = vhat
-        F.assign(v, F.sub(v, F.div(F.mul(m, alpha), F.add(F.sqrt(vel), self.epsilon))))
+        F.update_addcdiv(v, m, F.add(F.sqrt(vel), self.epsilon), -alpha)
 
 
 @OPTIMIZERS.register('adamax')
@@ -497,7 +498,7 @@ class Adamax(Optimizer):
 
     def update(self, F, g, v, slots, lr, step):
         m, u = slots['momentum'], slots['norm']
-        F.assign(m, F.add(m, F.mul(F.sub(g, m), 1. - self.beta_1)))
+        F.update_lerp(m, g, 1. - self.beta_1)
         F.assign(u, F.maximum(F.mul(u, self.beta_2), F.abs(g)))
         F.assign(v, F.sub(v, F.div(F.mul(m, lr), F.mul(F.add(u, self.epsilon),
                                                           1. - self.beta_1 ** step))))
@@ -537,12 +538,12 @@ class Nadam(Optimizer):
         u_product_t = float(self.u_product)
         u_product_t1 = u_product_t * u_t1
         m, vel = slots['momentum'], slots['velocity']
-        F.assign(m, F.add(m, F.mul(F.sub(g, m), 1. - self.beta_1)))
-        F.assign(vel, F.add(vel, F.mul(F.sub(F.square(g), vel), 1. - self.beta_2)))
+        F.update_lerp(m, g, 1. - self.beta_1)
+        F.update_lerp(vel, F.square(g), 1. - self.beta_2)
         m_hat = F.add(F.div(F.mul(m, u_t1), 1. - u_product_t1),
                       F.div(F.mul(g, 1. - u_t), 1. - u_product_t))
         v_hat = F.div(vel, 1. - self.beta_2 ** step)
-        F.assign(v, F.sub(v, F.div(F.mul(m_hat, lr), F.add(F.sqrt(v_hat), self.epsilon))))
+        F.update_addcdiv(v, m_hat, F.add(F.sqrt(v_hat), self.epsilon), -lr)
 
     def get_config(self):
         config = Optimizer.get_config(self)

@@ -6,9 +6,10 @@ provides. :class:`Foreach` here loops over the lists with ``K`` ops (any backend
 the torch trainer maps the same names to ``torch._foreach_*`` kernels, which update
 all variables in one call each.
 
-Every function is functional (returns a new list) except ``assign``, which writes
-``values`` into ``targets`` in place. The second operand of ``add``/``sub``/``mul``/
-``div`` is a list of the same length or a Python number.
+The plain functions are functional (return a new list); ``assign`` and the
+``update_*`` functions write into ``targets`` (variables and optimizer slots) in place,
+which the torch kernels do without a temporary. The second operand of ``add``/``sub``/
+``mul``/``div`` is a list of the same length or a Python number.
 
 >>> import numpy as np
 >>> from kzoo import backend as K
@@ -64,3 +65,23 @@ class Foreach(object):
     def assign(self, targets, values):
         for t, v in zip(targets, values):
             self._assign(t, v)
+
+    # In place: targets = f(targets, ...).
+    def update_lerp(self, targets, b, weight):
+        """``t + (b - t) * weight`` (an exponential moving average toward ``b``)."""
+        self.assign(targets, [t + (x - t) * weight for t, x in zip(targets, b)])
+
+    def update_add(self, targets, b, alpha=1.):
+        """``t + alpha * b``."""
+        self.assign(targets, [t + x * alpha for t, x in zip(targets, b)])
+
+    def update_mul(self, targets, scalar):
+        self.assign(targets, [t * scalar for t in targets])
+
+    def update_addcmul(self, targets, b, c, value=1.):
+        """``t + value * b * c``."""
+        self.assign(targets, [t + x * y * value for t, x, y in zip(targets, b, c)])
+
+    def update_addcdiv(self, targets, b, c, value=1.):
+        """``t + value * b / c``."""
+        self.assign(targets, [t + x * value / y for t, x, y in zip(targets, b, c)])

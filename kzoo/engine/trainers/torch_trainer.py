@@ -39,7 +39,7 @@ def assign(variable, value):
 no_grad = torch.no_grad
 
 _KERNELS = ('add', 'sub', 'mul', 'div', 'neg', 'sqrt', 'abs', 'maximum', 'clamp_min',
-            'clamp_max', 'copy_')
+            'clamp_max', 'copy_', 'lerp_', 'add_', 'mul_', 'addcmul_', 'addcdiv_')
 
 
 class TorchForeach(object):
@@ -61,6 +61,26 @@ class TorchForeach(object):
     @staticmethod
     def assign(targets, values):
         torch._foreach_copy_(list(targets), list(values))
+
+    @staticmethod
+    def update_lerp(targets, b, weight):
+        torch._foreach_lerp_(targets, b, weight)
+
+    @staticmethod
+    def update_add(targets, b, alpha=1.):
+        torch._foreach_add_(targets, b, alpha=alpha)
+
+    @staticmethod
+    def update_mul(targets, scalar):
+        torch._foreach_mul_(targets, scalar)
+
+    @staticmethod
+    def update_addcmul(targets, b, c, value=1.):
+        torch._foreach_addcmul_(targets, b, c, value=value)
+
+    @staticmethod
+    def update_addcdiv(targets, b, c, value=1.):
+        torch._foreach_addcdiv_(targets, b, c, value=value)
 
 
 # torch builds without the multi-tensor kernels get the generic Python loop.
