@@ -219,7 +219,7 @@ def _write_onnx(held, dst, check, options):
 
 
 @writer('hdf5-model', 'keras3-archive')
-def _write_keras(held, dst, check, options, fmt=None):
+def _write_keras(held, dst, check, options):
     from kzoo.converters import formats
     from kzoo.converters.onnx_export.export import Staging
     spec = formats.get_format(options['_format'])

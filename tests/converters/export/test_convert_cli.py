@@ -152,6 +152,13 @@ def test_h5_to_savedmodel(source, tmp_path):
     assert (dst / 'saved_model.pb').is_file()
     reloaded = tf_keras.models.load_model(str(dst), compile=False)
     assert_matches(reloaded.predict(inputs, verbose=0)[0], expected[0], TOLERANCE)
+    # and a SavedModel folder as the source
+    back = tmp_path / 'back.h5'
+    result = kzoo_cli(dst, back, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert '(savedmodel) ->' in result.stdout
+    with K.using('numpy'):
+        assert_matches(kzoo_outputs(load_model(str(back)), inputs)[0], expected[0], TOLERANCE)
 
 
 def test_over_tolerance_fails_and_writes_nothing(source, tmp_path):
