@@ -11,16 +11,6 @@ def const_ints(value):
     return [int(v) for v in np.asarray(value.const).ravel()]
 
 
-def const_floats(value):
-    if value is None or not value.is_const:
-        return None
-    return [float(v) for v in np.asarray(value.const).ravel()]
-
-
-def int_list(values):
-    return None if values is None else [int(v) for v in values]
-
-
 def as_cl_constant(array, rank):
     """A constant broadcast against an NCHW tensor of ``rank``, rearranged to broadcast
     against the same tensor stored NHWC."""
@@ -88,6 +78,5 @@ def pass_through(ctx, node, inputs):
     return [inputs[0]]
 
 
-__all__ = ['const_ints', 'const_floats', 'as_cl_constant', 'flat_permutation',
-           'broadcastable_to_cl', 'to_cl_operands', 'cl_axis', 'pass_through', 'int_list',
-           'keras_weights']
+__all__ = ['const_ints', 'as_cl_constant', 'flat_permutation', 'broadcastable_to_cl',
+           'to_cl_operands', 'cl_axis', 'pass_through', 'keras_weights']

@@ -17,7 +17,6 @@ import re
 
 import numpy as np
 
-from kzoo.engine.base_layer import Layer
 from kzoo.engine.input_layer import Input
 from kzoo.engine.network import get_source_inputs
 from kzoo.engine.training import Model
@@ -25,7 +24,7 @@ from kzoo.layers import Permute
 from kzoo.errors import ConversionError, FileFormatError
 
 from .external_data import to_array
-from .layers import OnnxConstant, OnnxGather, OnnxLayer, OnnxTranspose, Operand, operand_spec
+from .layers import OnnxConstant, OnnxGather, OnnxTranspose, Operand, operand_spec
 from .registry import canonical_domain, find_handler
 
 # operators whose first input is image-like: an input they read is taken as NHWC when
@@ -306,10 +305,6 @@ class ImportContext(object):
             out = self.one(OnnxTranspose, [value], perm=perm, suffix=suffix)
         out.origin = (value, perm)
         return out
-
-    def channels_last(self, value):
-        """Whether a layout-aware handler should work NHWC on ``value``."""
-        return value is not None and value.layout == 'cl'
 
     def anchored_constant(self, value):
         """A symbolic tensor holding a constant (for graph outputs that are constants)."""

@@ -1,7 +1,7 @@
 """Handlers: Constant, Identity, Dropout, Cast, Shape, ConstantOfShape."""
 import numpy as np
 
-from .common import const_ints, pass_through
+from .common import pass_through
 from .importer import DTYPES, Value
 from .layers import OnnxCast, OnnxConstantOfShape, OnnxDropout, OnnxShape
 from .registry import onnx_op

@@ -14,8 +14,8 @@ from kzoo.layers import GRU, LSTM, SimpleRNN
 
 from .common import keras_weights
 from .importer import Value
-from .layers import OnnxConcat, OnnxConstant, OnnxGather, OnnxSlice, OnnxTranspose, \
-    OnnxUnsqueeze, operand_spec
+from .layers import OnnxConcat, OnnxConstant, OnnxGather, OnnxSlice, OnnxUnsqueeze, \
+    operand_spec
 from .rnn_layers import DEFAULT_ACTIVATIONS, OnnxRecurrent
 from .registry import onnx_op
 

@@ -2,14 +2,14 @@
 Gather, Tile, Expand, Pad, DepthToSpace, SpaceToDepth."""
 import numpy as np
 
-from kzoo.layers import Concatenate, Flatten, Permute
+from kzoo.layers import Concatenate, Flatten
 from kzoo.layers import Reshape as KerasReshape
 
-from .common import (as_cl_constant, cl_axis, const_ints, flat_permutation, int_list)
+from .common import as_cl_constant, cl_axis, const_ints, flat_permutation
 from .importer import Value, cl_to_cf
 from .layers import (OnnxConcat, OnnxDepthToSpace, OnnxExpand, OnnxFlatten, OnnxGather,
                      OnnxPad, OnnxReshape, OnnxSlice, OnnxSplit, OnnxSqueeze, OnnxTile,
-                     OnnxTranspose, OnnxUnsqueeze)
+                     OnnxUnsqueeze)
 from .registry import onnx_op
 
 
@@ -206,5 +206,3 @@ def _space_depth(ctx, node, inputs, inverse, mode):
     return ctx.generic(OnnxDepthToSpace, [x], out_layout=x.layout, blocksize=node.attr('blocksize'),
                        mode=mode, inverse=inverse, data_format=data_format)
 
-
-__all__ = ['int_list']

@@ -129,6 +129,10 @@ def test_onnx_layers_with_constant_weights_reload(tmp_path):
     assert [w.shape for w in gather.get_weights()] == [(100, 4)]
     clone = _roundtrip_json(model)
     assert np.array_equal(run_model(clone, [ids])[0], run_model(model, [ids])[0])
+    from kzoo.models import load_model
+    path = str(tmp_path / 'embed.h5')
+    model.save(path)
+    assert np.array_equal(run_model(load_model(path), [ids])[0], run_model(model, [ids])[0])
 
 
 def test_static_shape_chains_fold_to_constants():
