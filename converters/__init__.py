@@ -28,3 +28,7 @@ def to_tensorflow(model):
 
 # ``convert`` is both a module and the function it defines; the function wins here.
 from kzoo.converters.convert import convert  # noqa: E402
+
+# The layers of imported ONNX graphs (OnnxPool, ...) register themselves here, so a
+# saved import reloads in a fresh process (this imports kzoo modules only, not onnx).
+from kzoo.converters import onnx_import as _onnx_import  # noqa: E402,F401
