@@ -247,3 +247,21 @@ def test_light_model_imported_channels_last(name):
     got = run_model(model, [np.moveaxis(feeds[n], 1, -1) for n in model.onnx_input_names])
     got = [np.moveaxis(g, -1, 1) if nhwc else g for g, nhwc in zip(got, model.nhwc_outputs)]
     Runner.assert_similar_outputs([expected], got, rtol=1e-3, atol=1e-7)
+
+
+def test_saved_import_reloads_in_a_fresh_process(tmp_path):
+    """The ONNX layers register when kzoo.converters loads (no onnx import needed)."""
+    import subprocess
+    import sys
+    model = from_onnx(small_cnn())
+    assert any(type(l).__name__.startswith('Onnx') for l in model.layers)
+    path = str(tmp_path / 'imported.h5')
+    model.save(path)
+    x = np.random.default_rng(4).standard_normal((1, 3, 9, 9)).astype('float32')
+    np.save(str(tmp_path / 'x.npy'), x)
+    code = ('import sys, numpy as np\nfrom kzoo.models import load_model\n'
+            'm = load_model(%r)\nnp.save(%r, m.predict(np.load(%r)))\n'
+            'assert "onnx" not in sys.modules\n'
+            % (path, str(tmp_path / 'y.npy'), str(tmp_path / 'x.npy')))
+    subprocess.run([sys.executable, '-c', code], check=True)
+    assert np.array_equal(np.load(str(tmp_path / 'y.npy')), model.predict(x))
