@@ -11,8 +11,9 @@ as a kzoo model trained with ``model.fit`` on the torch backend, and as a plain
 
 Same data, batch size and number of steps; each side gets its data in its own layout
 (kzoo channels-last arrays; torch NCHW tensors in the channels-last memory format,
-torch's fastest for CPU convolutions), prepared before timing. Prints the
-median step time of several timed epochs after a warm-up, and the kzoo/torch ratio.
+torch's fastest for CPU convolutions), prepared before timing. After a warm-up epoch
+each, kzoo and torch epochs alternate ``--repeat`` times; the best epoch of each
+gives the step time (the least disturbed by other load), and the ratio is printed.
 
 Usage::
 
@@ -27,7 +28,6 @@ Example output (shape, not a promise)::
 """
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -126,14 +126,18 @@ MODELS = {
 
 # ---- timing -------------------------------------------------------------------------
 
-def _epoch_times(run_epoch, repeat):
-    run_epoch()  # warm-up: first-call allocations, autograd graph caches
-    times = []
+def _epoch_times(runs, repeat):
+    """Best epoch time of each function, run in alternation so that both sides see the
+    same machine load (the minimum is the least disturbed run)."""
+    for run in runs:
+        run()  # warm-up: first-call allocations, autograd graph caches
+    times = [[] for _ in runs]
     for _ in range(repeat):
-        start = time.perf_counter()
-        run_epoch()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for run, record in zip(runs, times):
+            start = time.perf_counter()
+            run()
+            record.append(time.perf_counter() - start)
+    return [min(t) for t in times]
 
 
 def bench(name, batch, steps, repeat):
@@ -175,9 +179,8 @@ def bench(name, batch, steps, repeat):
     def kzoo_epoch():
         model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
 
-    t_kzoo = _epoch_times(kzoo_epoch, repeat) / steps
-    t_torch = _epoch_times(torch_epoch, repeat) / steps
-    return t_kzoo, t_torch
+    t_kzoo, t_torch = _epoch_times([kzoo_epoch, torch_epoch], repeat)
+    return t_kzoo / steps, t_torch / steps
 
 
 def main(argv=None):
