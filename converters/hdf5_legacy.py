@@ -33,6 +33,7 @@ from kzoo.converters.build import build_model, restore_training_config
 from kzoo.converters.era import Report, legacy_era
 from kzoo.converters.json_yaml import parse_json, to_json_text
 from kzoo.converters.weight_upgrade import convert_weights
+from kzoo.engine.base_layer import skipping_initializers
 from kzoo.errors import ConversionError, FileFormatError, KzooError, ShapeError
 
 HDF5_OBJECT_HEADER_LIMIT = 64512
@@ -115,14 +116,16 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
         entries = read_layer_entries(h5, group)
         era = _era(h5, group, entries)
         report = Report(label, 'legacy HDF5 model', era)
-        model = build_model(config, era.major, report, custom_objects, safe_mode, label)
+        # every weight is set from the file next: no random initial values to draw
+        with skipping_initializers():
+            model = build_model(config, era.major, report, custom_objects, safe_mode, label)
         assign_entries(model, h5, entries, era, report)
         training = h5.attr(h5.root, 'training_config')
         if training is not None:
             restore_training_config(model, parse_json(_text(training), '%s training_config'
                                                       % label), compile, report, label)
         if h5.has(h5.root, 'optimizer_weights'):
-            report.note('optimizer state present in the file; not restored')
+            _restore_optimizer_state(model, h5, compile, report)
     model._kzoo_report = report
     return model
 
@@ -157,8 +160,12 @@ def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch
                     h5.label, len(with_weights), ', '.join(e[0] for e in with_weights),
                     model.name, len(layers), ', '.join(l.name for l in layers)))
         pairs = list(zip(layers, with_weights))
-    values = []
+    values, direct = [], []
     for layer, (name, weight_names, group) in pairs:
+        targets = _direct_targets(layer, h5, group, weight_names, era)
+        if targets is not None:  # read later, straight into the weights' own memory
+            direct.append((targets, group, weight_names))
+            continue
         arrays = [h5.read(group, w) for w in weight_names]
         try:
             arrays = convert_weights(layer, arrays, era, report)
@@ -168,7 +175,83 @@ def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch
                 raise
             warnings.warn('skipping layer %r: %s' % (layer.name, e))
             report.note('layer %r skipped: %s' % (layer.name, e))
+    # Every check has passed (shapes of the direct reads were checked from metadata).
+    for targets, group, weight_names in direct:
+        for (variable, view), weight_name in zip(targets, weight_names):
+            h5.read_into(group, weight_name, view)
+            _written(variable)
     K.batch_set_value(values)
+
+
+# ---- direct reads --------------------------------------------------------------------------
+# Converters that change nothing for a Keras 2+ file with TensorFlow kernels whose arrays
+# already have the layer's shapes (weight_upgrade.py: only Keras 1 layouts, Theano kernels
+# and mismatched shapes are converted).
+_IDENTICAL_WHEN_MODERN = frozenset(['Conv1D', 'Conv2D', 'Conv3D', 'Conv2DTranspose',
+                                    'BatchNormalization'])
+
+
+def _direct_targets(layer, h5, group, weight_names, era):
+    """``[(variable, writable array view)]`` when ``layer``'s datasets can be read
+    straight into its weights (no conversion, same shapes, floats); else None."""
+    from kzoo.engine.network import Container
+    if isinstance(layer, Container):
+        return None
+    converter = _converter_name(layer)
+    if converter is not None and (converter not in _IDENTICAL_WHEN_MODERN or era.major < 2
+                                  or era.theano_kernels):
+        return None
+    variables = layer.weights
+    if len(variables) != len(weight_names) or not variables:
+        return None
+    targets = []
+    for variable, weight_name in zip(variables, weight_names):
+        view = _writable_view(variable)
+        if view is None:
+            return None
+        try:
+            ds = h5.get(group, weight_name, kind='dataset')
+            if tuple(ds.shape or ()) != view.shape or ds.dtype.kind != 'f':
+                return None
+        except KzooError:
+            return None  # the usual path reports it
+        targets.append((variable, view))
+    return targets
+
+
+def _converter_name(layer):
+    """The class name the weight converter of ``layer`` is registered under, or None."""
+    from kzoo.converters.weight_upgrade import _CONVERTERS
+    for cls in type(layer).__mro__:
+        if cls.__name__ in _CONVERTERS:
+            return cls.__name__
+    return None
+
+
+def _writable_view(variable):
+    """A writable C-contiguous numpy array sharing ``variable``'s memory, or None."""
+    if isinstance(variable, np.ndarray):
+        array = variable
+    elif hasattr(variable, 'detach') and hasattr(variable, 'is_contiguous'):  # torch
+        tensor = variable.detach()
+        if tensor.device.type != 'cpu' or not tensor.is_contiguous():
+            return None
+        try:
+            array = tensor.numpy()
+        except (RuntimeError, TypeError):
+            return None
+    else:
+        return None
+    if not (array.flags.writeable and array.flags.c_contiguous):
+        return None
+    return array
+
+
+def _written(variable):
+    """Tell torch the weight changed behind its back (plans compiled from it recompile)."""
+    if hasattr(variable, '_version'):
+        import torch
+        torch.autograd.graph.increment_version(variable)
 
 
 def _match(layer, arrays, file_layer, label):
@@ -282,6 +365,43 @@ def save_model(model, path, include_optimizer=True):
             if include_optimizer and training:
                 f.attrs['training_config'] = to_json_text(training)
             write_weights_group(f.create_group('model_weights'), model)
+            if include_optimizer and training:
+                _write_optimizer_state(f, model)
+
+
+def _write_optimizer_state(f, model):
+    """Keras 2's ``optimizer_weights`` group: ``weight_names`` and one dataset each."""
+    optimizer = getattr(model, 'optimizer', None)
+    if optimizer is None or not getattr(optimizer, 'built', False):
+        return  # never stepped: no state to keep, as Keras writes nothing either
+    values, names = optimizer.get_weights(), optimizer.weight_names()
+    if not values:
+        return
+    group = f.create_group('optimizer_weights')
+    group.attrs['weight_names'] = [n.encode('utf8') for n in names]
+    for name, value in zip(names, values):
+        group.create_dataset(name, data=np.asarray(value))
+
+
+def _restore_optimizer_state(model, h5, compile, report):
+    """Set the optimizer's state from ``optimizer_weights`` (after compiling), as Keras."""
+    optimizer = getattr(model, 'optimizer', None)
+    if not compile or optimizer is None:
+        report.note('optimizer state present in the file; not restored (model not compiled)')
+        return
+    group = h5.get(h5.root, 'optimizer_weights', kind='group')
+    names = h5.split_attr(group, 'weight_names') or []
+    values = [h5.read(group, str(name)) for name in names]
+    try:
+        model._make_train_function()
+        optimizer.set_weights(values)
+    except (ValueError, KzooError) as e:
+        message = ('%s: the saved optimizer state does not fit this optimizer (%s); the '
+                   'optimizer starts fresh' % (h5.label, e))
+        warnings.warn(message)
+        report.note(message)
+        return
+    report.note('optimizer state restored (%d arrays)' % len(values))
 
 
 def save_weights(model, path):
