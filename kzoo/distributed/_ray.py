@@ -58,3 +58,16 @@ def connect(address='auto'):
 
 def cluster_cpus(ray):
     return float(ray.cluster_resources().get('CPU', 1.0))
+
+
+def explain(error):
+    """A :class:`KzooError` for an error Ray raised: the last line of the remote traceback
+    that names an exception (Ray's own message wraps it in process details)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    named = [line for line in lines if 'Error: ' in line or 'Exception: ' in line]
+    reason = (named or lines or [type(error).__name__])[-1]
+    return KzooError('the Ray run failed (%s): %s' % (type(error).__name__, reason))
+
+
+def is_ray_error(error):
+    return type(error).__module__.startswith('ray.')

@@ -7,7 +7,9 @@ the default: ``src_format`` (or ``from``), ``dst_format`` (or ``to``), ``weights
 ``tolerance``. Relative paths are taken from the manifest's folder.
 
 Each row is converted with its numeric check, as a Ray task (``ray=``) or in a pool
-of local processes; a failure is reported, never stops the others. Every output is
+of local processes; a failure is reported, never stops the others. A conversion whose
+process dies (killed, out of memory) runs again: Ray retries the task; locally, the
+jobs the broken pool had not finished run again, each in a process of its own. Every output is
 written by ``convert`` into a staging file and renamed into place only after its
 check, so an interrupted run leaves only complete files.
 
@@ -185,32 +187,45 @@ def _worker_setup(threads):
         pass
 
 
-def _in_processes(jobs, workers, on_outcome, attempts=2):
+def _in_processes(jobs, workers, on_outcome, fn=run_job):
     workers = max(1, min(int(workers or os.cpu_count() or 1), len(jobs)))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    todo, done = list(range(len(jobs))), {}
-    for attempt in range(attempts):
-        # spawn, not fork: the parent may hold torch's thread pools, which fork breaks
-        with concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context('spawn'),
-                initializer=_worker_setup, initargs=(threads,)) as pool:
-            futures = {pool.submit(run_job, jobs[i]): i for i in todo}
-            for future in concurrent.futures.as_completed(futures):
-                i = futures[future]
-                try:
-                    done[i] = future.result()
-                except BrokenProcessPool:
-                    continue  # a worker died: this job and the pending ones run again
-                on_outcome(done[i])
-        todo = [i for i in todo if i not in done]
-        if not todo:
-            break
-    for i in todo:
-        job = jobs[i]
-        done[i] = Outcome(job.line, job.src, job.dst, 'failed',
-                          reason='the worker process died %d times' % attempts)
-        on_outcome(done[i])
+    done = {}
+    with _process_pool(workers, threads) as pool:
+        futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                done[futures[future]] = outcome = future.result()
+            except BrokenProcessPool:
+                continue  # a worker died: the pool fails every job it had not finished
+            on_outcome(outcome)
+    todo = [i for i in range(len(jobs)) if i not in done]
+    if todo:
+        # Run those again, each in a process of its own: a job that kills its process
+        # (a crash, the OOM killer) then takes no other job down with it.
+        with concurrent.futures.ThreadPoolExecutor(workers) as runner:
+            for i, outcome in zip(todo, runner.map(lambda i: _alone(fn, jobs[i], threads),
+                                                   todo)):
+                done[i] = outcome
+                on_outcome(outcome)
     return done
+
+
+def _process_pool(workers, threads):
+    # spawn, not fork: the parent may hold torch's thread pools, which fork breaks
+    return concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context('spawn'), initializer=_worker_setup,
+        initargs=(threads,))
+
+
+def _alone(fn, job, threads):
+    with _process_pool(1, threads) as pool:
+        try:
+            return pool.submit(fn, job).result()
+        except BrokenProcessPool:
+            return Outcome(job.line, job.src, job.dst, 'failed', reason='the worker process '
+                           'died while converting this file, twice (killed, out of memory or '
+                           'crashed)')
 
 
 # ---- the report ----------------------------------------------------------------------------

@@ -31,8 +31,14 @@ def run_predict(args):
     if not args.output:
         return _print_rows(results)
     failed = []
-    count = write_results(results, args.output, on_rows=lambda chunk: failed.extend(
-        row['path'] for row in chunk if row['error'] is not None))
+    try:
+        count = write_results(results, args.output, on_rows=lambda chunk: failed.extend(
+            row['path'] for row in chunk if row['error'] is not None))
+    except Exception as e:
+        from kzoo.distributed._ray import explain, is_ray_error
+        if is_ray_error(e):  # say what failed on the workers, not Ray's wrapping
+            raise explain(e) from e
+        raise
     seconds = time.perf_counter() - start
     for path in failed[:10]:
         _say(args, 'could not read %s' % path, sys.stderr)

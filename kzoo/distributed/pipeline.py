@@ -84,6 +84,12 @@ def resolve(model, weights='imagenet', preprocess=None, top=5, batch_size=32,
         else:
             from kzoo.registry import get_application
             app = get_application(spec_text)
+            if weights not in (None, 'imagenet'):
+                # a weights file: checked here, and absolute for workers elsewhere
+                if not os.path.isfile(os.fspath(weights)):
+                    raise ConfigError("weights must be 'imagenet', None or a weights file "
+                                      'that exists; got %r' % (weights,))
+                weights = os.path.abspath(os.fspath(weights))
             spec = ModelSpec(source=app.name, weights=weights)
             loaded = spec.load() if need_model else None
     elif hasattr(model, 'predict') and hasattr(model, 'input_shape'):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_matches
-from kzoo.distributed.bulk_convert import bulk_convert, read_manifest
+from kzoo.distributed.bulk_convert import read_manifest
 from kzoo.errors import ConfigError
 
 
@@ -105,3 +105,29 @@ def test_cli_needs_src_dst_or_batch(capsys):
     assert main(['convert']) == 1
     assert '--batch' in capsys.readouterr().err
     assert main(['convert', 'a.h5', '--batch', 'm.csv']) == 1
+
+
+def crashing(job):
+    """Kill this worker process: always for ``*crash_always*``, the first time (a marker
+    file remembers) for ``*crash_once*``; else convert."""
+    from kzoo.distributed.bulk_convert import run_job
+    marker = job.dst + '.crashed'
+    if 'crash_always' in job.dst or ('crash_once' in job.dst and not os.path.exists(marker)):
+        open(marker, 'w').close()
+        os._exit(9)
+    return run_job(job)
+
+
+@pytest.mark.slow
+def test_killed_worker_processes_are_replaced_and_their_jobs_run_again(model_files, tmp_path):
+    from kzoo.distributed.bulk_convert import Job, _in_processes
+    names = {'cnn': 'crash_once.json', 'gray': 'crash_always.json', 'imagenet': 'fine.json'}
+    jobs = [Job(2 + i, model_files[key], str(tmp_path / names[key]), {})
+            for i, key in enumerate(names)]
+    seen = []
+    done = _in_processes(jobs, 2, seen.append, fn=crashing)
+    assert [done[i].status for i in range(3)] == ['ok', 'failed', 'ok']
+    assert 'worker process died' in done[1].reason
+    assert sorted(o.dst for o in seen) == sorted(j.dst for j in jobs)  # each reported once
+    assert os.path.exists(jobs[0].dst) and os.path.exists(jobs[2].dst)
+    assert not os.path.exists(jobs[1].dst)
