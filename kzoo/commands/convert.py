@@ -12,8 +12,8 @@ from kzoo.commands import command
 
 def _args(p):
     p.add_argument('src', nargs='?', help='model file or SavedModel folder to read')
-    p.add_argument('dst', nargs='?', help='file or folder to write (format from its extension; a name '
-                   'without one is a SavedModel folder)')
+    p.add_argument('dst', nargs='?', help='file or folder to write (format from its '
+                   'extension; a name without one is a SavedModel folder)')
     p.add_argument('--from', dest='src_format', metavar='FORMAT',
                    help='source format: h5, keras, json, yaml, onnx, savedmodel')
     p.add_argument('--to', dest='dst_format', metavar='FORMAT',
