@@ -17,8 +17,11 @@ child process, with:
 
 Rounds are interleaved (one run of each tool per round, the order rotated every
 round) so a machine whose load changes hurts every tool alike; the table shows
-medians, the best run, CPU seconds (user + system, of the download alone) and peak
-RSS, and the median of the per-round ratios kzoo / curl.
+medians, the best run, CPU seconds (user + system, of the download alone), the
+"CPU-bound" rate (size / CPU seconds of the busiest thread: for get_file the
+receiving thread or the hash thread, whichever worked longer; on a loaded machine
+this says more than wall time), peak RSS, and the median of the per-round
+throughput ratios against curl.
 
 Usage::
 
@@ -47,6 +50,7 @@ _CHILD = r'''
 import json, resource, sys, time
 sys.path.insert(0, %(repo)r)
 from kzoo.utils.data_utils import get_file
+import requests  # noqa: F401  imported before the clock, like the interpreter itself
 if %(stub)r:
     from kzoo.utils.download import transfer
 
@@ -66,10 +70,10 @@ if %(stub)r:
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
-c0, t0 = cpu(), time.perf_counter()
+c0, m0, t0 = cpu(), time.thread_time(), time.perf_counter()
 path = get_file('blob.bin', %(url)r, file_hash=%(hash)r, hash_algorithm=%(alg)r)
-elapsed, used = time.perf_counter() - t0, cpu() - c0
-print(json.dumps({'seconds': elapsed, 'cpu': used, 'path': path}))
+elapsed, used, main = time.perf_counter() - t0, cpu() - c0, time.thread_time() - m0
+print(json.dumps({'seconds': elapsed, 'cpu': used, 'main_cpu': main, 'path': path}))
 '''
 
 TOOLS = ('curl', 'curl+sync', 'md5', 'sha256', 'stub', 'md5sum', 'openssl-md5', 'sha256sum')
@@ -144,19 +148,22 @@ def run_child(cmd, env=None):
 
 
 class Bench:
-    def __init__(self, scratch, url, served, digests, kzoo=REPO):
-        self.scratch, self.url, self.served, self.kzoo = scratch, url, served, kzoo
+    def __init__(self, scratch, url, served, digests, kzoo=REPO, baseline=None):
+        self.scratch, self.url, self.served = scratch, url, served
+        self.kzoo, self.baseline = kzoo, baseline
         self.md5, self.sha256 = digests
         self.startup = []
 
     def label(self, tool):
+        if tool.endswith('@base'):
+            return self.label(tool[:-5]) + ', before'
         return {'curl': 'curl -o', 'curl+sync': 'curl -o; sync FILE',
                 'md5': 'get_file (md5)', 'sha256': 'get_file (sha256)',
                 'stub': 'get_file (hash stubbed)', 'md5sum': 'md5sum FILE',
                 'openssl-md5': 'openssl md5 FILE', 'sha256sum': 'sha256sum FILE'}[tool]
 
     def run(self, tool):
-        """One run: (seconds, CPU seconds, peak RSS)."""
+        """One run: (seconds, CPU seconds, peak RSS, CPU of the busiest thread)."""
         if tool in ('curl', 'curl+sync'):
             out = os.path.join(self.scratch, 'curl.bin')
             cmd = ['curl', '-sS', '--fail', '-o', out, self.url]
@@ -165,16 +172,19 @@ class Bench:
             wall, cpu, rss, _ = run_child(cmd)
             os.remove(out)
             # With sync, the child is the shell and curl its child: no RSS of curl's.
-            return wall, cpu, rss if tool == 'curl' else None
+            return wall, cpu, rss if tool == 'curl' else None, cpu
         if tool in ('md5sum', 'openssl-md5', 'sha256sum'):
             cmd = {'md5sum': ['md5sum'], 'openssl-md5': ['openssl', 'md5'],
                    'sha256sum': ['sha256sum']}[tool]
             wall, cpu, rss, _ = run_child(cmd + [self.served])
-            return wall, cpu, rss
+            return wall, cpu, rss, cpu
+        kzoo = self.kzoo
+        if tool.endswith('@base'):
+            tool, kzoo = tool[:-5], self.baseline
         home = os.path.join(self.scratch, 'kzoo-home')
         env = dict(os.environ, KZOO_HOME=home, KZOO_QUIET='1')
         digest = {'md5': self.md5, 'sha256': self.sha256, 'stub': None}[tool]
-        code = _CHILD % {'repo': self.kzoo, 'url': self.url, 'hash': digest,
+        code = _CHILD % {'repo': kzoo, 'url': self.url, 'hash': digest,
                          'alg': tool if tool != 'stub' else 'auto', 'stub': tool == 'stub'}
         try:
             wall, _, rss, out = run_child([sys.executable, '-c', code], env)
@@ -182,7 +192,9 @@ class Bench:
             shutil.rmtree(home, ignore_errors=True)
         report = json.loads(out.strip().splitlines()[-1])
         self.startup.append(wall - report['seconds'])
-        return report['seconds'], report['cpu'], rss
+        # The busiest thread: the receiving one, or the others (the hash thread).
+        busiest = max(report['main_cpu'], report['cpu'] - report['main_cpu'])
+        return report['seconds'], report['cpu'], rss, busiest
 
 
 def main(argv=None):
@@ -194,12 +206,16 @@ def main(argv=None):
     ap.add_argument('--dir', default=None, help='scratch folder (default: a temp folder)')
     ap.add_argument('--json', default=None, help='also write the raw runs to this file')
     ap.add_argument('--kzoo', default=REPO,
-                    help='checkout whose kzoo is measured (default this one; another '
-                         'commit exported elsewhere gives a before/after comparison)')
+                    help='checkout whose kzoo is measured (default this one)')
+    ap.add_argument('--baseline', default=None,
+                    help='another checkout (e.g. `git archive OLD | tar -x -C DIR`): tools '
+                         'md5@base, sha256@base, stub@base run its get_file in the same '
+                         'rounds, for a before/after comparison')
     args = ap.parse_args(argv)
 
     tools = [t for t in args.tools.split(',') if t]
-    unknown = set(tools) - set(TOOLS)
+    base_tools = {t + '@base' for t in ('md5', 'sha256', 'stub')} if args.baseline else set()
+    unknown = set(tools) - set(TOOLS) - base_tools
     if unknown:
         ap.error('unknown tools: %s' % ', '.join(sorted(unknown)))
     if not shutil.which('curl'):
@@ -221,7 +237,8 @@ def main(argv=None):
         digests = make_file(blob, size)
         with LoopbackServer(root=served) as srv:
             url = srv.url('/blob.bin')
-            bench = Bench(scratch, url, blob, digests, os.path.abspath(args.kzoo))
+            bench = Bench(scratch, url, blob, digests, os.path.abspath(args.kzoo),
+                          args.baseline and os.path.abspath(args.baseline))
             for r in range(args.rounds):
                 order = tools[r % len(tools):] + tools[:r % len(tools)]
                 for tool in order:
@@ -234,27 +251,33 @@ def main(argv=None):
     mib = size / 2 ** 20
     print('file %.2f GiB on %s, %d interleaved rounds; load average %s before, %s after'
           % (size / 2 ** 30, url, args.rounds, _load(load_before), _load(load_after)))
-    print('%-24s %8s %8s %8s %8s %9s %9s' % ('tool', 'median s', 'MiB/s', 'best', 'CPU s',
-                                             'peak RSS', 'vs curl'))
+    print('%-30s %8s %8s %8s %8s %9s %9s %9s' % ('tool', 'median s', 'MiB/s', 'best',
+                                                  'CPU s', 'CPU-bound', 'peak RSS',
+                                                  'vs curl'))
     if os.path.abspath(args.kzoo) != REPO:
         print('(kzoo measured from %s)' % os.path.abspath(args.kzoo))
+    if args.baseline:
+        print('(rows marked "before": kzoo from %s)' % os.path.abspath(args.baseline))
     ref = runs.get('curl')
     for tool in tools:
-        secs = [s for s, _, _ in runs[tool]]
+        secs = [s for s, _, _, _ in runs[tool]]
         med = statistics.median(secs)
         ratio = '-'
         if ref and tool != 'curl':
             # Per-round ratios of throughput: kzoo / curl in the same round.
             ratio = '%.2fx' % statistics.median(c[0] / s for c, s in zip(ref, secs))
-        rss = [r for _, _, r in runs[tool] if r is not None]
-        print('%-24s %8.2f %8.0f %8.0f %8.2f %9s %9s' % (
+        rss = [r for _, _, r, _ in runs[tool] if r is not None]
+        print('%-30s %8.2f %8.0f %8.0f %8.2f %9.0f %9s %9s' % (
             bench.label(tool), med, mib / med, mib / min(secs),
-            statistics.median(c for _, c, _ in runs[tool]),
+            statistics.median(c for _, c, _, _ in runs[tool]),
+            mib / statistics.median(b for _, _, _, b in runs[tool]),
             '%d MiB' % (max(rss) / 2 ** 20) if rss else '-', ratio))
     if bench.startup:
         print('(get_file seconds and CPU are inside the call; interpreter start-up and '
-              'imports added a median %.2f s. "vs curl" is throughput relative to '
-              'curl -o, the median of per-round ratios.)' % statistics.median(bench.startup))
+              'imports (kzoo, requests) added a median %.2f s. "vs curl" is throughput relative to '
+              'curl -o, the median of per-round ratios. CPU-bound: MiB per CPU second of '
+              'the busiest thread, what an otherwise idle machine would allow.)'
+              % statistics.median(bench.startup))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'size': size, 'load_before': load_before, 'load_after': load_after,

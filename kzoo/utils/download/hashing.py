@@ -11,8 +11,9 @@ else md5.
 True
 >>> h.close()
 """
-import concurrent.futures
 import hashlib
+import queue
+import threading
 
 from kzoo.utils.download.settings import CHUNK_SIZE
 
@@ -65,38 +66,65 @@ def validate_file(fpath, file_hash, algorithm='auto', chunk_size=CHUNK_SIZE):
 
 
 class BackgroundHasher:
-    """Feeds a hashlib object from a second thread, one chunk behind the caller.
+    """Feeds a hashlib object from a second thread, in the order chunks are given.
 
-    hashlib releases the GIL on large buffers, so while this thread hashes chunk
-    *n* the caller receives and writes chunk *n+1*: md5 alone runs at about the
+    hashlib releases the GIL on large buffers, so while this thread hashes one
+    buffer the caller receives and writes the next: md5 alone runs at about the
     speed of a loopback socket, and doing both in turn would halve throughput.
-    Chunks are hashed in order; ``update`` waits for the previous one first, so at
-    most one chunk is held here (memory stays flat). The caller must not change a
-    chunk's bytes until the next ``update`` or ``wait`` returns.
+
+    ``update`` only queues the chunk and returns; ``on_hashed(chunk)`` is called
+    (in the hash thread) once a chunk is hashed, so the caller can reuse its
+    buffer, and must not change it before. The caller bounds the memory: a fixed
+    set of buffers going round (see :class:`~.stream.PartWriter`). A queue rather
+    than a hand-off per chunk: while chunks are waiting, the hash thread goes on to
+    the next without sleeping, so on a busy machine it does not pay a scheduler
+    wake-up (milliseconds) per chunk.
     """
 
-    def __init__(self, hasher):
+    def __init__(self, hasher, on_hashed=None):
         self.hasher = hasher
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='kzoo-hash')
-        self._pending = None
+        self._on_hashed = on_hashed
+        self._queue = queue.Queue()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name='kzoo-hash', daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            chunk = self._queue.get()
+            try:
+                if chunk is None:
+                    return
+                if self._error is None:
+                    try:
+                        self.hasher.update(chunk)
+                    except BaseException as e:  # re-raised in the caller's thread
+                        self._error = e
+                if self._on_hashed is not None:
+                    self._on_hashed(chunk)
+            finally:
+                self._queue.task_done()
 
     def update(self, chunk):
-        self.wait()
-        self._pending = self._pool.submit(self.hasher.update, chunk)
+        self._raise()
+        self._queue.put(chunk)
 
     def wait(self):
         """Block until every chunk given so far is hashed."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        self._queue.join()
+        self._raise()
+
+    def _raise(self):
+        if self._error is not None:
+            raise self._error
 
     def hexdigest(self):
         self.wait()
         return self.hasher.hexdigest()
 
     def close(self):
-        """Finish the pending chunk and stop the thread."""
-        try:
-            self.wait()
-        finally:
-            self._pool.shutdown(wait=True)
+        """Finish the queued chunks and stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()

@@ -9,10 +9,13 @@ the hash:
   and no copy between the socket and the buffer;
 - :class:`PartWriter` writes each received piece to the part file at once with
   ``os.write`` (no Python-side file buffer: a process killed mid-transfer leaves
-  everything it received on disk, ready to resume), and hands each full buffer to
-  a :class:`~.hashing.BackgroundHasher`, which hashes it in a second thread while
-  this one receives into the other buffer. Two buffers of ``CHUNK_SIZE`` bytes,
-  whatever the file size: memory stays flat.
+  everything it received on disk, ready to resume), and queues each full buffer
+  for a :class:`~.hashing.BackgroundHasher`, which hashes it in a second thread
+  while this one receives into the next free buffer. Four buffers of
+  ``CHUNK_SIZE`` bytes go round whatever the file size: memory stays flat.
+- every 16 MiB it asks the kernel to start writing to disk (``sync_file_range``,
+  from a third thread), so the ``fsync`` before the rename waits for the tail
+  only.
 
 >>> import hashlib, io, os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), 'x.part')
@@ -28,12 +31,16 @@ import functools
 import http.client
 import io
 import os
+import queue
 import sys
+import threading
 
 from kzoo.utils.download import settings as config
 from kzoo.utils.download.hashing import BackgroundHasher
 
 __all__ = ['body_reader', 'PartWriter']
+
+BUFFERS = 4  # buffers of CHUNK_SIZE going round between receiving and hashing
 
 # Every this many bytes written, the kernel is asked to start writing them to disk
 # (Linux sync_file_range), so the fsync before the rename waits only for the tail.
@@ -116,7 +123,7 @@ class PartWriter:
 
     ``received`` always counts the bytes that reached the file; the hash covers
     all of them once :meth:`close` returned. ``bar`` is anything with
-    ``update(n)`` (a tqdm bar) or None. Memory: two buffers of ``bufsize``
+    ``update(n)`` (a tqdm bar) or None. Memory: ``BUFFERS`` buffers of ``bufsize``
     (default ``CHUNK_SIZE``, 1 MiB) whatever the size of the file.
     """
 
@@ -125,27 +132,30 @@ class PartWriter:
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
         # Unbuffered: each piece goes to the kernel as it arrives.
         self._fd = os.open(path, flags | getattr(os, 'O_BINARY', 0), 0o666)
-        self._start_writeback = _writeback_function()
-        self._written_back = self._end = os.lseek(self._fd, 0, os.SEEK_END)
+        self._end = os.lseek(self._fd, 0, os.SEEK_END)
+        self._writeback = _Writeback(self._fd, self._end)
         self.hasher = hasher
         self.bar = bar
         self.received = 0
-        # Two buffers: one is hashed in the background while the other fills.
-        self._views = [memoryview(bytearray(bufsize)) for _ in range(2)]
-        self._current, self._filled = 0, 0
-        self._background = BackgroundHasher(hasher)
+        # BUFFERS buffers go round: filled here, hashed in the background, free again.
+        self._free = queue.SimpleQueue()
+        for _ in range(BUFFERS):
+            self._free.put(memoryview(bytearray(bufsize)))
+        self._background = BackgroundHasher(hasher, on_hashed=self._free.put)
+        self._view, self._filled = self._free.get(), 0
 
     def pump(self, readinto, read_errors=()):
         """Copy until ``readinto`` returns 0; return None, or the exception (one of
         ``read_errors``) that ended the reading. Write errors propagate."""
         fd, bar = self._fd, self.bar
-        view = self._views[self._current]
+        view, filled = self._view, self._filled
         size = len(view)
-        filled = self._filled
         try:
             while True:
                 if filled == size:
-                    view = self._swap(view)
+                    self._background.update(view)
+                    # Blocks only while every buffer waits to be hashed.
+                    view = self._view = self._free.get()
                     filled = 0
                 try:
                     n = readinto(view[filled:])
@@ -157,28 +167,12 @@ class PartWriter:
                 filled += n
                 self.received += n
                 self._end += n
-                if self._end - self._written_back >= WRITEBACK_BYTES:
-                    self._writeback()
+                if self._end - self._writeback.start >= WRITEBACK_BYTES:
+                    self._writeback.request(self._end)
                 if bar is not None:
                     bar.update(n)
         finally:
             self._filled = filled
-
-    def _writeback(self):
-        """Start writing the bytes written since the last call to disk, without
-        waiting: a large download then does not end with a long fsync (one of
-        1 GiB takes about as long as the transfer on a fast disk)."""
-        if self._start_writeback is not None:
-            # Only a hint: errors are ignored, the fsync in close() is the guarantee.
-            self._start_writeback(self._fd, self._written_back, self._end - self._written_back,
-                                  _SYNC_FILE_RANGE_WRITE)
-        self._written_back = self._end
-
-    def _swap(self, full):
-        """Start hashing the full buffer; return the other one (its hash is done)."""
-        self._background.update(full)
-        self._current ^= 1
-        return self._views[self._current]
 
     def close(self):
         """Hash the last partial buffer, flush the file to disk, release it all.
@@ -188,13 +182,57 @@ class PartWriter:
         """
         try:
             if self._filled:
-                self._background.update(self._views[self._current][:self._filled])
+                self._background.update(self._view[:self._filled])
                 self._filled = 0
             self._background.wait()
+            self._writeback.stop()
             os.fsync(self._fd)
         finally:
+            self._writeback.stop()  # before the descriptor closes and its number is reused
             os.close(self._fd)
             self._background.close()
+
+
+class _Writeback:
+    """Asks the kernel to start writing ranges of a file to disk, without waiting.
+
+    So that a large download does not end with a long fsync (on a fast disk, one
+    of 1 GiB takes about a third of the transfer's time). Linux only
+    (``sync_file_range``); elsewhere nothing happens and the final fsync does it
+    all. The calls run in a thread of their own: one can block for a while (a
+    journal commit, a busy disk), and receiving must not stall meanwhile. Only a
+    hint: its errors are ignored, the fsync in :meth:`PartWriter.close` is the
+    guarantee.
+    """
+
+    def __init__(self, fd, start):
+        self.fd, self.start = fd, start  # bytes before start were asked for already
+        self._function = _writeback_function()
+        self._queue = self._thread = None
+
+    def request(self, end):
+        """Start writing back the bytes from ``start`` to ``end``."""
+        if self._function is None:
+            self.start = end
+            return
+        if self._thread is None:  # first request: small files never start the thread
+            self._queue = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._run, name='kzoo-writeback',
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put((self.start, end - self.start))
+        self.start = end
+
+    def _run(self):
+        for offset, length in iter(self._queue.get, None):
+            self._function(self.fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+    def stop(self):
+        """Wait for the requests made so far; no more calls on the descriptor after."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback, don't wait
