@@ -191,6 +191,35 @@ class H5File(object):
 
     def read(self, group, path=None):
         """A dataset as a numpy array, after link, storage and size checks."""
+        ds, what, shape, dtype = self._numeric_dataset(group, path)
+        if shape is None:
+            return np.zeros((0,), 'float32')
+        self._charge(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, what)
+        try:
+            return np.asarray(ds[()])
+        except Exception as e:
+            raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
+                                  ) from None
+
+    def read_into(self, group, path, out):
+        """Read a dataset straight into ``out``, a writable C-contiguous array of its
+        shape (a weight's own memory): no intermediate array. Same checks as :meth:`read`;
+        HDF5 converts the stored type (say big-endian or float64) to ``out``'s."""
+        ds, what, shape, dtype = self._numeric_dataset(group, path)
+        if tuple(shape or ()) != tuple(out.shape):
+            raise FileFormatError('%s: %s has shape %s, expected %s'
+                                  % (self.label, what, shape, tuple(out.shape)))
+        self._charge(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, what)
+        try:
+            if out.size:
+                ds.read_direct(out)
+        except Exception as e:
+            raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
+                                  ) from None
+        return out
+
+    def _numeric_dataset(self, group, path):
+        """``(dataset, description, shape, dtype)`` after link, storage and type checks."""
         ds = self.get(group, path, kind='dataset') if path is not None else group
         what = 'dataset %s' % _name(ds)
         try:
@@ -206,17 +235,10 @@ class H5File(object):
         except Exception as e:
             raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
                                   ) from None
-        if shape is None:
-            return np.zeros((0,), 'float32')
-        if dtype.kind not in 'fiub':
+        if shape is not None and dtype.kind not in 'fiub':
             raise FileFormatError('%s: %s has type %s; weights must be numbers'
                                   % (self.label, what, dtype))
-        self._charge(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, what)
-        try:
-            return np.asarray(ds[()])
-        except Exception as e:
-            raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
-                                  ) from None
+        return ds, what, shape, dtype
 
     def attr(self, obj, name, default=None):
         """Attribute ``name`` of ``obj``, decoded (``default`` when absent)."""

@@ -52,7 +52,17 @@ def is_variable(x):
 
 def variable(value, dtype=None, name=None, trainable=True):
     """A weight: a ``torch.nn.Parameter`` (gradients only when trainable)."""
-    tensor = torch.tensor(np.asarray(value), dtype=torch_dtype(dtype or floatx()))
+    array = np.asarray(value)
+    if array.ndim and array.strides.count(0) == array.ndim and not array.flat[0]:
+        # zeros broadcast from one scalar (weights a loader sets next): numpy's calloc'd
+        # zeros, whose memory the OS maps only as the loader writes it
+        target = torch_dtype(dtype or floatx())
+        try:
+            tensor = torch.from_numpy(np.zeros(array.shape, _NAMES[target])).to(target)
+        except (KeyError, TypeError):  # no numpy twin (bfloat16)
+            tensor = torch.zeros(array.shape, dtype=target)
+    else:
+        tensor = torch.tensor(array, dtype=torch_dtype(dtype or floatx()))
     return torch.nn.Parameter(tensor, requires_grad=bool(trainable))
 
 
