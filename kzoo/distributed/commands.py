@@ -1,5 +1,6 @@
 """The command-line side: ``kzoo predict --input/--output/--ray`` and
 ``kzoo convert --batch``. The commands' modules parse; these functions run."""
+import contextlib
 import sys
 import time
 
@@ -28,24 +29,43 @@ def run_predict(args):
     results = predict(args.model, paths, top=args.top, batch_size=args.batch_size,
                       weights=weights_argument(args.weights), preprocess=args.preprocess,
                       ray=args.ray, workers=args.workers, threads=args.threads)
-    if not args.output:
-        return _print_rows(results)
-    failed = []
+    with _ray_errors_explained():
+        if not args.output:
+            return _print_rows(results)
+        failed = _Failures()
+        count = write_results(results, args.output, on_rows=failed.add)
+    seconds = time.perf_counter() - start
+    for path in failed.first:
+        _say(args, 'could not read %s' % path, sys.stderr)
+    _say(args, '%d images (%d could not be read) -> %s in %.1f s (%.1f images/s)%s'
+         % (count, failed.count, args.output, seconds, count / max(seconds, 1e-9),
+            ' on Ray' if args.ray else ''))
+    return 0
+
+
+class _Failures(object):
+    """How many rows have an error, and the first few paths (for the screen)."""
+
+    def __init__(self, keep=10):
+        self.count, self.first, self.keep = 0, [], keep
+
+    def add(self, rows):
+        for row in rows:
+            if row['error'] is not None:
+                self.count += 1
+                if len(self.first) < self.keep:
+                    self.first.append(row['path'])
+
+
+@contextlib.contextmanager
+def _ray_errors_explained():
     try:
-        count = write_results(results, args.output, on_rows=lambda chunk: failed.extend(
-            row['path'] for row in chunk if row['error'] is not None))
+        yield
     except Exception as e:
         from kzoo.distributed._ray import explain, is_ray_error
         if is_ray_error(e):  # say what failed on the workers, not Ray's wrapping
             raise explain(e) from e
         raise
-    seconds = time.perf_counter() - start
-    for path in failed[:10]:
-        _say(args, 'could not read %s' % path, sys.stderr)
-    _say(args, '%d images (%d could not be read) -> %s in %.1f s (%.1f images/s)%s'
-         % (count, len(failed), args.output, seconds, count / max(seconds, 1e-9),
-            ' on Ray' if args.ray else ''))
-    return 0
 
 
 def _print_rows(results):

@@ -156,3 +156,14 @@ def test_application_with_a_weights_file_on_ray(image_set, tmp_path):
     on_ray = predict('ResNet50', paths, weights=weights, batch_size=4, ray='auto', workers=1)
     assert list(on_ray.iter_rows()) == local
     assert [len(r['class_ids']) for r in local] == [5, 5, 5, 5, 0]
+
+
+def test_worker_errors_are_explained_in_one_line():
+    from kzoo.commands._models import load_model_or_application
+    from kzoo.distributed._ray import explain, is_ray_error
+    with pytest.raises(Exception) as info:  # a kzoo error raised in a Ray worker
+        ray.get(ray.remote(max_retries=0)(load_model_or_application).remote('/data/m.h5'))
+    assert is_ray_error(info.value)
+    message = str(explain(info.value))
+    assert message.startswith('the Ray run failed (')
+    assert message.endswith('FileFormatError: model file /data/m.h5 does not exist')
