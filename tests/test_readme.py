@@ -10,7 +10,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = (ROOT / 'README.md').read_text()
 
 
-def test_python_examples_run_as_written():
+def test_python_examples_run_as_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write files into the current folder
     blocks = re.findall(r'```python\n(.*?)```', README, re.S)
     assert blocks, 'README has no python examples'
     for block in blocks:
