@@ -49,10 +49,13 @@ def connect(address='auto'):
         target = None  # Ray's own search: RAY_ADDRESS, the latest local cluster, or a new one
     else:
         target = str(address)
+    # a Ray started here needs no dashboard; a cluster's own settings are left alone
+    options = {'include_dashboard': False} if target in (None, 'local') else {}
     try:
-        ray.init(address=target, include_dashboard=False, log_to_driver=True)
-    except ConnectionError as e:
-        raise KzooError('cannot connect to the Ray cluster at %s: %s' % (target, e)) from e
+        ray.init(address=target, **options)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise KzooError('cannot connect to the Ray cluster at %s: %s'
+                        % (target or 'auto', e)) from e
     return ray
 
 
