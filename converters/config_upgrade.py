@@ -5,7 +5,8 @@ names as thin legacy classes (``Convolution2D``, ``Merge``, ...). What is left f
 config upgrade is what a constructor cannot see:
 
 - Keras 3 serialization markers: ``module`` / ``registered_name`` (ignored: classes
-  come only from kzoo's registries and ``custom_objects``), dtype policies,
+  come only from kzoo's registries and ``custom_objects``; a ``registered_name`` that
+  is an import path such as ``subprocess.Popen`` is refused), dtype policies,
   ``__tensor__`` / ``__numpy__`` / ``__tuple__`` values, function references;
 - structure: ``TimeDistributedDense`` becomes ``TimeDistributed(Dense)``; nested
   containers' node indices follow Keras 2's convention (a nested model's first node is
@@ -14,7 +15,8 @@ config upgrade is what a constructor cannot see:
 - defaults that changed between eras (``GRU.reset_after`` was False before tf.keras,
   LSTM/GRU ``recurrent_activation`` was ``hard_sigmoid``);
 - initializers that no registry knows (``"<lambda>"`` in Keras 1 files): the weights
-  come from the file, so the layer gets the default initializer and a note;
+  come from the file, so the layer gets the default initializer and a note (but one
+  naming a module other than Keras's initializers, ``keras.config`` say, is refused);
 - layers that cannot be expressed (a ``TensorFlowOpLayer`` embeds a raw TensorFlow
   graph op): a clear error instead of an unknown-class one.
 
@@ -28,8 +30,9 @@ depth, so a config nesting 10,000 models fails with a :class:`ConfigError`.
 ('TimeDistributed', 'Dense')
 """
 import copy
+import re
 
-from kzoo.errors import ConfigError, UnknownObjectError
+from kzoo.errors import ConfigError, UnknownObjectError, UnsafeInputError
 
 MAX_NESTING = 48
 
@@ -154,6 +157,7 @@ def upgrade_layer(entry, ctx, depth):
     if not isinstance(entry, dict) or not isinstance(entry.get('class_name'), str):
         raise ConfigError('%s: a layer entry must be a dict with a class_name; got %.200r'
                           % (ctx.label, entry))
+    check_registered_name(entry, ctx)
     entry = {k: v for k, v in entry.items() if k not in _KERAS3_OBJECT_KEYS}
     config = entry.get('config')
     if config is None:
@@ -223,13 +227,18 @@ def _entry_name(entry):
 
 
 def _is_op(entry, ctx):
-    """A Keras 3 operation node (``keras.ops``), or a class no registry knows."""
+    """A Keras 3 operation node (``keras.ops``), or a class no registry knows that names
+    no module (Keras 3's legacy ``.h5`` configs leave ``module`` out)."""
     if not isinstance(entry, dict):
         return False
     module = entry.get('module')
     if isinstance(module, str) and (module.startswith('keras.src.ops') or
                                     module.startswith('keras.ops')):
         return True
+    if module is not None:
+        # A class from any other module (``os.system`` beside the graph) is not a Keras
+        # operation: it stays, to be refused by name when the model is built.
+        return False
     from kzoo.engine.base_layer import LAYERS
     name = entry.get('class_name')
     return isinstance(name, str) and name not in LAYERS and name not in ctx.custom_objects \
@@ -346,6 +355,8 @@ def _clean(value, ctx):
             if marker == 'function' and isinstance(item.get('config'), str):
                 holder[key] = item['config']  # a function referenced by name
                 continue
+            check_registered_name(item, ctx)
+            _foreign_initializers(item, ctx)
             item = {k: v for k, v in item.items() if k not in _KERAS3_OBJECT_KEYS
                     or marker in ('__lambda__',)}
             holder[key] = item
@@ -355,6 +366,53 @@ def _clean(value, ctx):
             holder[key] = item
             stack.extend((item, i) for i in range(len(item)))
     return root[0]
+
+
+# What Keras writes as ``registered_name``: a class or function name, optionally behind
+# ``package>`` (``register_keras_serializable``). Never a dotted import path.
+_REGISTERED_NAME = re.compile(r'^([^>\s]+>)?[A-Za-z_][A-Za-z0-9_]*$')
+_INITIALIZER_MODULES = ('keras.initializers', 'keras.src.initializers', 'tf_keras.initializers',
+                        'tf_keras.src.initializers', 'tensorflow.keras.initializers')
+
+
+def check_registered_name(obj, ctx):
+    """Refuse a ``registered_name`` that is an import path (``subprocess.Popen``).
+
+    kzoo never resolves it (classes come from its registries and ``custom_objects``
+    only); a file that puts a Python path there is hostile, so it is refused by name
+    rather than silently read as something else.
+    """
+    name = obj.get('registered_name')
+    if name is None or (isinstance(name, str) and _REGISTERED_NAME.match(name)):
+        return
+    raise UnsafeInputError(
+        '%s: refused registered_name %.200r on %s: it names a Python import path, and kzoo '
+        'never imports what a file names (classes come only from its registries and '
+        'custom_objects)' % (ctx.label, name, _describe(obj)))
+
+
+def _describe(obj):
+    config = obj.get('config')
+    name = config.get('name') if isinstance(config, dict) else None
+    return '%s %r' % (obj.get('class_name'), name) if name else repr(obj.get('class_name'))
+
+
+def _foreign_initializers(config, ctx):
+    """An initializer that names another module (``keras.config``, ``os``) is not an
+    unknown initializer to tolerate: it is refused by name."""
+    for key, value in config.items():
+        if not (key.endswith('_initializer') or key in ('init', 'inner_init')):
+            continue
+        if not isinstance(value, dict) or not isinstance(value.get('module'), str):
+            continue
+        module = value['module']
+        if module.startswith(_INITIALIZER_MODULES) or value.get('class_name') in \
+                ctx.custom_objects:
+            continue
+        raise UnknownObjectError(
+            '%s: layer %r: %s %r from module %r is not an initializer; kzoo resolves names '
+            'only through its registries and custom_objects' % (
+                ctx.label, config.get('name'), key, value.get('class_name'), module))
 
 
 def _unknown_initializers(entry, ctx):

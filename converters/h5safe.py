@@ -141,34 +141,42 @@ class H5File(object):
         ``kind`` may be ``'group'`` or ``'dataset'`` to insist on the object type.
         """
         import h5py
-        parts = [p for p in str(path).split('/') if p]
+        path = str(path)
+        parts = [p for p in path.split('/') if p]
         if not parts:
             raise FileFormatError('%s: empty object name under %s' % (self.label, _name(group)))
+        if path.startswith('/'):
+            # h5py would resolve it from the file's root, not from ``group``
+            raise FileFormatError('%s: object path %s under %s is absolute'
+                                  % (self.label, _text(path), _name(group)))
         obj = group
         for part in parts:
             if part in ('.', '..'):
-                raise FileFormatError('%s: object path %r contains %r' % (self.label, path, part))
+                raise FileFormatError('%s: object path %s contains %r'
+                                      % (self.label, _text(path), part))
             if not isinstance(obj, h5py.Group):
-                raise FileFormatError('%s: %s is not a group, so it has no %r'
-                                      % (self.label, _name(obj), part))
+                raise FileFormatError('%s: %s is not a group, so it has no %s'
+                                      % (self.label, _name(obj), _text(part)))
             try:
                 link = obj.get(part, getlink=True)
             except Exception as e:
-                raise FileFormatError('%s: cannot read link %r in %s: %s'
-                                      % (self.label, part, _name(obj), _short(e))) from None
+                raise FileFormatError('%s: cannot read link %s in %s: %s'
+                                      % (self.label, _text(part), _name(obj), _short(e))
+                                      ) from None
             if link is None:
-                raise FileFormatError('%s: %s has no member %r (looking for %r)'
-                                      % (self.label, _name(obj), part, path))
+                raise FileFormatError('%s: %s has no member %s (looking for %s)'
+                                      % (self.label, _name(obj), _text(part), _text(path)))
             if not isinstance(link, h5py.HardLink):
                 raise UnsafeInputError(
-                    '%s: refused %s %r in %s: kzoo follows only hard links, so a model '
+                    '%s: refused %s %s in %s: kzoo follows only hard links, so a model '
                     'file cannot make it open other files' % (
-                        self.label, type(link).__name__, part, _name(obj)))
+                        self.label, type(link).__name__, _text(part), _name(obj)))
             try:
                 obj = obj[part]
             except Exception as e:
-                raise FileFormatError('%s: cannot open %r in %s: %s'
-                                      % (self.label, part, _name(obj), _short(e))) from None
+                raise FileFormatError('%s: cannot open %s in %s: %s'
+                                      % (self.label, _text(part), _name(obj), _short(e))
+                                      ) from None
         if kind == 'group' and not isinstance(obj, h5py.Group):
             raise FileFormatError('%s: %s should be a group' % (self.label, _name(obj)))
         if kind == 'dataset' and not isinstance(obj, h5py.Dataset):
@@ -218,6 +226,15 @@ class H5File(object):
                                   ) from None
         return out
 
+    def dataset_info(self, group, path=None):
+        """``(shape, dtype)`` of a dataset after the checks :meth:`read` makes (links,
+        virtual or external storage, type, declared size against the file's), without
+        reading it: what ``kzoo info`` reports."""
+        ds, what, shape, dtype = self._numeric_dataset(group, path)
+        if shape is not None:
+            self._charge(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, what)
+        return shape, dtype
+
     def _numeric_dataset(self, group, path):
         """``(dataset, description, shape, dtype)`` after link, storage and type checks."""
         ds = self.get(group, path, kind='dataset') if path is not None else group
@@ -249,33 +266,54 @@ class H5File(object):
             shape = aid.shape
             nbytes = 0 if shape is None else int(np.prod(shape, dtype=np.float64)) * max(
                 aid.dtype.itemsize, 1)
-            self._charge(nbytes, 'attribute %r of %s' % (name, _name(obj)))
+            self._charge(nbytes, 'attribute %s of %s' % (_text(name), _name(obj)))
             if shape is None:  # a null dataspace: Keras writes empty lists so
                 return []
             value = obj.attrs[name]
         except UnsafeInputError:
             raise
         except Exception as e:
-            raise FileFormatError('%s: cannot read attribute %r of %s: %s'
-                                  % (self.label, name, _name(obj), _short(e))) from None
+            raise FileFormatError('%s: cannot read attribute %s of %s: %s'
+                                  % (self.label, _text(name), _name(obj), _short(e))) from None
         return decode_value(value)
 
-    def split_attr(self, obj, name):
-        """A list attribute that Keras may have split into ``name0``, ``name1``, ...
+    def text_attr(self, obj, name):
+        """A text attribute (``keras_version``, ``model_config``) as ``str``, or None
+        when absent; anything else (numbers, arrays of several values) is a
+        :class:`FileFormatError`."""
+        value = self.attr(obj, name)
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if value is None or isinstance(value, str):
+            return value
+        raise FileFormatError('%s: attribute %s of %s should be text; it holds %s'
+                              % (self.label, _text(name), _name(obj), _describe(value)))
 
-        Keras splits attributes over 64,512 bytes (HDF5's object-header limit).
+    def split_attr(self, obj, name):
+        """A list of names that Keras may have split into ``name0``, ``name1``, ...
+
+        Keras splits attributes over 64,512 bytes (HDF5's object-header limit). Every
+        element must be text (a :class:`FileFormatError` otherwise).
         """
         value = self.attr(obj, name)
         if value is not None:
-            return _as_list(value)
+            return self._names(obj, name, _as_list(value))
         chunks, i = [], 0
         while True:
             part = self.attr(obj, '%s%d' % (name, i))
             if part is None:
                 break
-            chunks.extend(_as_list(part))
+            chunks.extend(self._names(obj, '%s%d' % (name, i), _as_list(part)))
             i += 1
         return chunks if i else None
+
+    def _names(self, obj, name, values):
+        for v in values:
+            if not isinstance(v, str):
+                raise FileFormatError('%s: attribute %s of %s should list names (text); it '
+                                      'holds %s' % (self.label, _text(name), _name(obj),
+                                                    _describe(v)))
+        return values
 
     def attr_names(self, obj):
         try:
@@ -295,9 +333,20 @@ def _as_list(value):
 
 def _name(obj):
     try:
-        return repr(obj.name)
+        return _text(obj.name)
     except Exception:
         return '<object>'
+
+
+def _describe(value):
+    text = repr(value)
+    return '%s %s' % (type(value).__name__, text if len(text) < 80 else text[:80] + '...')
+
+
+def _text(name, limit=120):
+    """``repr(name)``, shortened: a hostile file may hold names of any length."""
+    text = repr(name)
+    return text if len(text) <= limit else '%s...(%d characters)' % (text[:limit], len(name))
 
 
 def _short(error):

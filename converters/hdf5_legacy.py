@@ -88,10 +88,10 @@ def read_layer_entries(h5, group):
 
 
 def _era(h5, group, entries):
-    version = h5.attr(h5.root, 'keras_version') or h5.attr(group, 'keras_version')
-    backend = h5.attr(h5.root, 'backend') or h5.attr(group, 'backend')
+    version = h5.text_attr(h5.root, 'keras_version') or h5.text_attr(group, 'keras_version')
+    backend = h5.text_attr(h5.root, 'backend') or h5.text_attr(group, 'backend')
     names = [w for _, weight_names, _ in entries for w in weight_names]
-    return legacy_era(_text(version), _text(backend), names)
+    return legacy_era(version, backend, names)
 
 
 def _text(value):
@@ -104,14 +104,14 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
     """A kzoo model from a legacy HDF5 whole-model file of any Keras era."""
     label = os.fspath(path)
     with h5safe.H5File(path, label) as h5:
-        raw = h5.attr(h5.root, 'model_config')
+        raw = h5.text_attr(h5.root, 'model_config')
         if raw is None:
             if 'layer_names' in h5.attr_names(h5.root):
                 raise FileFormatError('%s holds only weights (save_weights); build the model '
                                       'and call model.load_weights() instead' % label)
             raise FileFormatError('%s is an HDF5 file but not a Keras model (no model_config '
                                   'attribute)' % label)
-        config = parse_json(_text(raw), '%s model_config' % label)
+        config = parse_json(raw, '%s model_config' % label)
         group = _weights_group(h5)
         entries = read_layer_entries(h5, group)
         era = _era(h5, group, entries)
@@ -120,9 +120,9 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
         with skipping_initializers():
             model = build_model(config, era.major, report, custom_objects, safe_mode, label)
         assign_entries(model, h5, entries, era, report)
-        training = h5.attr(h5.root, 'training_config')
+        training = h5.text_attr(h5.root, 'training_config')
         if training is not None:
-            restore_training_config(model, parse_json(_text(training), '%s training_config'
+            restore_training_config(model, parse_json(training, '%s training_config'
                                                       % label), compile, report, label)
         if h5.has(h5.root, 'optimizer_weights'):
             _restore_optimizer_state(model, h5, compile, report)
@@ -341,8 +341,13 @@ def write_weights_group(group, model):
 
 
 def _group_name(name):
-    if not name or '\x00' in name or name in ('.', '..'):
-        raise ConversionError('layer name %r cannot be stored in an HDF5 file' % (name,))
+    """``name`` as a group path: 'a/b' nests groups (as Keras does); names that HDF5
+    cannot hold or that this reader would refuse ('..', '/x', '') are refused here, so
+    kzoo never writes a file it will not read back."""
+    parts = name.split('/') if name else ['']
+    if '\x00' in name or name.startswith('/') or any(p in ('', '.', '..') for p in parts):
+        raise ConversionError('layer name %.200r cannot be stored in an HDF5 file (empty, '
+                              'absolute, a "." or ".." component, or a NUL)' % (name,))
     return name
 
 
@@ -428,7 +433,7 @@ def describe(path):
         params = 0
         for _, weight_names, layer_group in entries:
             for w in weight_names:
-                ds = h5.get(layer_group, w, kind='dataset')
-                params += int(np.prod(ds.shape or ()))
+                shape, _ = h5.dataset_info(layer_group, w)  # refuses what read() refuses
+                params += int(np.prod(shape or ()))
     return {'kind': 'model' if has_config else 'weights', 'era': era,
             'layers': [(n, len(w)) for n, w, _ in entries], 'params': params}

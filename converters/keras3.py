@@ -32,7 +32,8 @@ from kzoo.converters.build import build_model, restore_training_config
 from kzoo.converters.era import Report, keras3_era, major_version
 from kzoo.converters.json_yaml import parse_json, to_json_text
 from kzoo.converters.keras3_layout import walk
-from kzoo.errors import FileFormatError, KzooError, ShapeError, UnsafeInputError
+from kzoo.errors import (ConversionError, FileFormatError, KzooError, ShapeError,
+                         UnsafeInputError)
 
 MAX_MEMBERS = 10000
 EXPANSION_LIMIT = 64
@@ -268,6 +269,9 @@ def write_weights_file(model, target):
             group = f.require_group(path)
             name = getattr(layer, 'name', None)
             if isinstance(name, str):
+                if '\x00' in name:
+                    raise ConversionError('layer name %.200r cannot be stored in an HDF5 '
+                                          'file (it holds a NUL)' % (name,))
                 group.attrs['name'] = name
             for i, value in enumerate(K.batch_get_value(variables)):
                 group.create_dataset(str(i), data=np.asarray(value))

@@ -116,7 +116,7 @@ def open_hdf5_model(path, custom_objects=None, safe_mode=True):
     when the block ends normally."""
     label = os.fspath(path)
     with h5safe.H5File(path, label) as h5:
-        raw = h5.attr(h5.root, 'model_config')
+        raw = h5.text_attr(h5.root, 'model_config')
         if raw is None:
             raise FileFormatError('%s is not a Keras whole-model HDF5 file (no model_config)'
                                   % label)

@@ -169,10 +169,35 @@ def save_state_dict(module, path):
         torch.save(state, f)
 
 
+def load_checkpoint(path):
+    """``torch.load(path, weights_only=True)``: a file whose pickle names anything but
+    tensors and plain containers (a ``__reduce__`` payload) is refused with
+    :class:`~kzoo.errors.UnsafeInputError`, a broken file is a
+    :class:`~kzoo.errors.FileFormatError`; neither suggests ``weights_only=False``."""
+    import pickle
+    from kzoo.errors import FileFormatError, UnsafeInputError
+    torch = _torch()
+    label = os.fspath(path)
+    try:
+        return torch.load(label, weights_only=True, map_location='cpu')
+    except pickle.UnpicklingError as e:
+        found = re.search(r'(unsupported GLOBAL [^\s]+|Unsupported global: [^\n]+|'
+                          r'Unsupported operand [^\n]+)', str(e))
+        raise UnsafeInputError('%s: refused: its pickle asks for %s; kzoo reads torch '
+                               'checkpoints with weights_only=True (tensors and plain '
+                               'containers only), so no code in the file runs'
+                               % (label, found.group(1) if found else 'a forbidden object')
+                               ) from None
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError,
+            TypeError, AttributeError) as e:
+        raise FileFormatError('%s is not a readable torch checkpoint: %s'
+                              % (label, str(e).splitlines()[0][:300] if str(e) else
+                                 type(e).__name__)) from None
+
+
 def load_state_dict(module, path):
     """Load a ``.pt`` state dict (``weights_only``: no code runs) into ``module``."""
-    torch = _torch()
-    state = torch.load(os.fspath(path), weights_only=True, map_location='cpu')
+    state = load_checkpoint(path)
     module.load_state_dict(state)
     return module
 
@@ -181,10 +206,9 @@ def load_weights(model, path, by_name=False, skip_mismatch=False):
     """Set ``model``'s weights from a ``.pt`` state dict written by :func:`save_state_dict`
     (``weights_only``: no code runs). As Keras's ``load_weights``: in order by default,
     by name (the keys :func:`to_torch` gives) with ``by_name``."""
-    torch = _torch()
     from kzoo.errors import ShapeError
     label = os.fspath(path)
-    state = torch.load(label, weights_only=True, map_location='cpu')
+    state = load_checkpoint(label)
     if not isinstance(state, dict):
         raise ConversionError('%s is not a state dict' % label)
     paths = parameter_paths(model)

@@ -44,18 +44,36 @@ def _weights_only(fmt, path):
                 print('  %-40s %d arrays' % (name, count))
         print('Total params: {:,}'.format(facts['params']))
         return
+    if fmt.name == 'torch':
+        _torch_weights(path)
+        return
     from kzoo.converters.keras3 import _datasets_under
     with h5safe.H5File(path) as h5:
         paths = _datasets_under(h5, h5.root, '')
         params = 0
         for p in paths:
-            ds = h5.get(h5.root, p, kind='dataset')
-            params += int(_prod(ds.shape))
+            shape, _ = h5.dataset_info(h5.root, p)  # refuses what loading refuses
+            params += int(_prod(shape))
     groups = sorted({p.rsplit('/vars/', 1)[0] for p in paths
                      if '/vars/' in p and p.startswith('layers/')})
     print('Weight groups (Keras 3 layout, matched by position):')
     for g in groups:
         print('  %s' % g)
+    print('Total params: {:,}'.format(params))
+
+
+def _torch_weights(path):
+    """The tensors of a ``.pt`` state dict, read with ``weights_only`` (no code runs)."""
+    from kzoo.converters.torch_export import load_checkpoint
+    state = load_checkpoint(path)
+    if not isinstance(state, dict):
+        raise KzooError('%s is not a state dict (it holds a %s)' % (path, type(state).__name__))
+    print('Tensors (kzoo.converters.to_torch names, matched in order):')
+    params = 0
+    for key, value in state.items():
+        shape = tuple(getattr(value, 'shape', ()))
+        print('  %-40s %s' % (key, shape))
+        params += _prod(shape)
     print('Total params: {:,}'.format(params))
 
 
