@@ -1,0 +1,407 @@
+"""Inference benchmark: kzoo's predict against onnxruntime, Keras 3 and plain torch.
+
+For VGG16, ResNet50 and InceptionV3 at batch 1 and 8 (float32), every peer runs the
+same model with the same weights on the same input, each in its own process:
+
+- ``kzoo``: ``model.predict(x)`` at default settings (the compiled inference plan);
+- ``kzoo bf16``: ``model.predict(x, precision='bfloat16')`` (its deviation from float32
+  is reported under the table);
+- ``kzoo ort``: ``model.predict(x, provider='onnxruntime')``;
+- ``kzoo plain``: ``model.predict(x, provider='plain')``, the unoptimized layer-by-layer
+  path (the reference every output is compared with);
+- ``onnxruntime``: an ``InferenceSession`` on kzoo's own ONNX export of the model
+  (default session options, all graph optimizations), and ``ort tf2onnx``: on tf2onnx's
+  conversion of the Keras 3 model, where tf2onnx manages it;
+- ``keras``: Keras 3 (TensorFlow) ``predict_on_batch``;
+- ``torch cl`` / ``torch nchw``: the network written by hand in torch
+  (benchmarks/torch_models.py), eager, channels-last or NCHW; ``torch compile``
+  (``--compile``): ``torch.compile`` of the channels-last one.
+
+Times are the median of ``--repeat`` runs (default 5) after two warm-up runs (which
+include kzoo's plan compilation and onnxruntime's session set-up); ratios are
+throughputs relative to onnxruntime (higher is better). ``--scaling`` adds throughput
+against batch size (1..32) and threads (1, 2) for kzoo and onnxruntime.
+
+    python benchmarks/bench_inference.py                 # the table
+    python benchmarks/bench_inference.py --small         # a quick run on tiny inputs
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import machine  # noqa: E402
+
+MODELS = {'VGG16': 224, 'ResNet50': 224, 'InceptionV3': 299}
+SMALL = {'VGG16': 32, 'ResNet50': 32, 'InceptionV3': 75}
+PEERS = ('kzoo', 'kzoo bf16', 'kzoo ort', 'kzoo plain', 'onnxruntime', 'ort tf2onnx',
+         'keras', 'torch cl', 'torch nchw')
+GOAL_FP32, GOAL_BF16 = 1.0, 2.0
+
+
+# ---- the worker: one peer, one model, several batch sizes, in its own process ------------
+
+def _images(batch, size, seed=0):
+    import numpy as np
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, size, size, 3)).astype('float32')
+
+
+def _kzoo_model(name, size, weights):
+    from kzoo import applications
+    model = getattr(applications, name)(weights=None, input_shape=(size, size, 3))
+    model.load_weights(weights)
+    return model
+
+
+def _runner(peer, name, size, weights, folder, threads):
+    """``(run(x) -> outputs, info)`` for one peer."""
+    import numpy as np
+    if peer.startswith('kzoo'):
+        model = _kzoo_model(name, size, weights)
+        options = {'kzoo': {}, 'kzoo bf16': {'precision': 'bfloat16'},
+                   'kzoo ort': {'provider': 'onnxruntime'},
+                   'kzoo plain': {'provider': 'plain'}}[peer]
+        info = {}
+        if peer == 'kzoo bf16':
+            from kzoo.engine.inference import plans_of
+            info['deviation'] = lambda: [p.deviation for p in plans_of(model)
+                                         if p.precision == 'bfloat16']
+        return (lambda x: model.predict(x, batch_size=len(x), **options)), info
+    if peer in ('onnxruntime', 'ort tf2onnx'):
+        import onnxruntime as ort
+        path = os.path.join(folder, '%s_%d%s.onnx' % (name, size, '' if peer == 'onnxruntime'
+                                                       else '_tf2onnx'))
+        if not os.path.exists(path):
+            (_export_kzoo if peer == 'onnxruntime' else _export_tf2onnx)(name, size, weights, path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        feed = session.get_inputs()[0].name
+        return (lambda x: session.run(None, {feed: x})[0]), {}
+    if peer == 'keras':
+        model = _keras_model(name, size, weights)
+        return (lambda x: np.asarray(model.predict_on_batch(x))), {}
+    if peer.startswith('torch'):
+        import torch
+        import torch_models
+        net = torch_models.from_kzoo(name, _kzoo_model(name, size, weights))
+        layout = torch.contiguous_format if peer == 'torch nchw' else torch.channels_last
+        net = net.to(memory_format=layout)
+        if peer == 'torch compile':
+            net = torch.compile(net)
+
+        def run(x):
+            with torch.inference_mode():
+                t = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=layout)
+                return net(t).numpy()
+        return run, {}
+    raise ValueError('unknown peer %r' % peer)
+
+
+def _export_kzoo(name, size, weights, path):
+    from kzoo.converters.onnx_export import to_onnx
+    to_onnx(_kzoo_model(name, size, weights), path, check=False)
+
+
+def _keras_model(name, size, weights):
+    import keras
+    model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3))
+    model.load_weights(weights)  # kzoo wrote the Keras 2 layout, which Keras 3 reads
+    return model
+
+
+def _export_tf2onnx(name, size, weights, path):
+    import tensorflow as tf
+    import tf2onnx
+    model = _keras_model(name, size, weights)
+    spec = (tf.TensorSpec((None, size, size, 3), tf.float32, name='input'),)
+    tf2onnx.convert.from_keras(model, input_signature=spec, output_path=path)
+
+
+def worker(args):
+    threads = args.threads
+    os.environ['OMP_NUM_THREADS'] = str(threads)
+    os.environ['TF_NUM_INTRAOP_THREADS'] = str(threads)
+    os.environ['TF_NUM_INTEROP_THREADS'] = '1'
+    import numpy as np
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    result = {'peer': args.peer, 'model': args.model, 'threads': threads, 'batches': {}}
+    try:
+        run, info = _runner(args.peer, args.model, args.size, args.weights, args.dir, threads)
+    except Exception as e:  # a peer that cannot run this model: reported, not fatal
+        result['error'] = '%s: %s' % (type(e).__name__, str(e).splitlines()[0][:200])
+        print(json.dumps(result))
+        return
+    for batch in args.batches:
+        x = _images(batch, args.size)
+        try:
+            t0 = time.perf_counter()
+            out = run(x)  # first call: compiles plans, sets up sessions
+            first = time.perf_counter() - t0
+            run(x)
+            times = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                run(x)
+                times.append(time.perf_counter() - t0)
+        except Exception as e:
+            result['batches'][batch] = {'error': '%s: %s' % (type(e).__name__, str(e)[:200])}
+            continue
+        entry = {'median_ms': 1e3 * statistics.median(times), 'min_ms': 1e3 * min(times),
+                 'first_ms': 1e3 * first}
+        if args.outputs:
+            np.save(os.path.join(args.outputs, '%s_%s_%d.npy' % (
+                args.peer.replace(' ', '-'), args.model, batch)), np.asarray(out))
+        result['batches'][batch] = entry
+    if 'deviation' in info:
+        result['deviation'] = info['deviation']()
+    print(json.dumps(result))
+
+
+# ---- the driver ---------------------------------------------------------------------------
+
+def _weights_file(folder, name, size):
+    """A weights file for ``name`` at ``size``: random weights with realistic
+    BatchNormalization statistics (so activations keep a sensible range)."""
+    path = os.path.join(folder, '%s_%d.weights.h5' % (name, size))
+    if not os.path.exists(path):
+        code = ('import sys, numpy as np\n'
+                'from kzoo import applications\n'
+                'm = getattr(applications, sys.argv[1])(weights=None, '
+                'input_shape=(int(sys.argv[2]),) * 2 + (3,))\n'
+                'rng = np.random.default_rng(0)\n'
+                'for l in m.layers:\n'
+                '    if type(l).__name__ == "BatchNormalization":\n'
+                '        w = l.get_weights()\n'
+                '        w[-2] = rng.normal(0, 0.1, w[-2].shape).astype("float32")\n'
+                '        w[-1] = rng.uniform(0.5, 2, w[-1].shape).astype("float32")\n'
+                '        l.set_weights(w)\n'
+                'm.save_weights(sys.argv[3])\n')
+        subprocess.run([sys.executable, '-c', code, name, str(size), path], check=True,
+                       env=_env())
+    return path
+
+
+def _env(threads=None):
+    env = dict(os.environ)
+    env.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    env.setdefault('KERAS_BACKEND', 'tensorflow')
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
+    return env
+
+
+def run_peer(peer, name, size, batches, threads, repeat, folder, outputs=None, timeout=1800):
+    weights = _weights_file(folder, name, size)
+    command = [sys.executable, os.path.abspath(__file__), '--worker', '--peer', peer,
+               '--model', name, '--size', str(size), '--threads', str(threads),
+               '--repeat', str(repeat), '--weights', weights, '--dir', folder,
+               '--batches', ','.join(str(b) for b in batches)]
+    if outputs:
+        command += ['--outputs', outputs]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=_env(threads),
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {'peer': peer, 'model': name, 'error': 'timed out', 'batches': {}}
+    lines = [l for l in done.stdout.splitlines() if l.startswith('{')]
+    if not lines:
+        tail = (done.stderr or '').strip().splitlines()[-1:] or ['no output']
+        return {'peer': peer, 'model': name, 'error': tail[0][:200], 'batches': {}}
+    result = json.loads(lines[-1])
+    result['batches'] = {int(k): v for k, v in result['batches'].items()}
+    return result
+
+
+def _errors(outputs, peers, name, batches):
+    """Scaled max error of each peer's outputs against kzoo's plain path."""
+    import numpy as np
+    out = {}
+    for batch in batches:
+        ref_path = os.path.join(outputs, 'kzoo-plain_%s_%d.npy' % (name, batch))
+        if not os.path.exists(ref_path):
+            continue
+        ref = np.load(ref_path).astype('float64')
+        scale = max(1.0, float(np.abs(ref).max()))
+        for peer in peers:
+            path = os.path.join(outputs, '%s_%s_%d.npy' % (peer.replace(' ', '-'), name, batch))
+            if os.path.exists(path):
+                got = np.load(path).astype('float64').reshape(ref.shape)
+                out[(peer, batch)] = float(np.abs(got - ref).max()) / scale
+    return out
+
+
+def benchmark(models, batches, peers, threads, repeat, folder, small=False, compile=False,
+              log=print):
+    sizes = SMALL if small else MODELS
+    outputs = tempfile.mkdtemp(prefix='kzoo-bench-out-')
+    peers = list(peers) + (['torch compile'] if compile else [])
+    results = {}
+    for name in models:
+        for peer in peers:
+            log('  %s / %s ...' % (name, peer))
+            r = run_peer(peer, name, sizes[name], batches, threads, repeat, folder, outputs)
+            results[(name, peer)] = r
+        errors = _errors(outputs, peers, name, batches)
+        for (peer, batch), err in errors.items():
+            entry = results[(name, peer)]['batches'].get(batch)
+            if entry is not None:
+                entry['error_vs_plain'] = err
+    return results, peers
+
+
+def _ms(entry):
+    if entry is None:
+        return 'n/a'
+    if 'error' in entry:
+        return 'fails'
+    return '%.1f' % entry['median_ms']
+
+
+def table(results, models, batches, peers):
+    lines = ['| model | batch | ' + ' | '.join(peers) + ' | kzoo / ort | kzoo bf16 / ort |',
+             '| --- | --- | ' + ' | '.join('---' for _ in peers) + ' | --- | --- |']
+    notes = []
+    for name in models:
+        for batch in batches:
+            cells = []
+            entries = {}
+            for peer in peers:
+                r = results.get((name, peer), {})
+                entry = r.get('batches', {}).get(batch)
+                if entry is None and r.get('error'):
+                    entry = {'error': r['error']}
+                entries[peer] = entry
+                cells.append(_ms(entry))
+                if entry and 'error' in entry and (name, peer) not in [n[:2] for n in notes]:
+                    notes.append((name, peer, entry['error']))
+            ort = entries.get('onnxruntime')
+
+            def ratio(peer, goal):
+                e = entries.get(peer)
+                if not (ort and e and 'median_ms' in ort and 'median_ms' in e):
+                    return 'n/a'
+                value = ort['median_ms'] / e['median_ms']
+                return '**%.2fx**' % value if value >= goal else '%.2fx' % value
+            lines.append('| %s | %d | %s | %s | %s |' % (name, batch, ' | '.join(cells),
+                                                         ratio('kzoo', GOAL_FP32),
+                                                         ratio('kzoo bf16', GOAL_BF16)))
+    lines.append('')
+    lines.append('Median milliseconds per batch (lower is better); ratios are throughput '
+                 'relative to onnxruntime on kzoo\'s export (higher is better; bold: goal met, '
+                 '%.1fx float32, %.1fx bfloat16).' % (GOAL_FP32, GOAL_BF16))
+    errs = []
+    for name in models:
+        for peer in peers:
+            r = results.get((name, peer), {})
+            worst = [e.get('error_vs_plain') for e in r.get('batches', {}).values()
+                     if e.get('error_vs_plain') is not None]
+            if worst:
+                errs.append('%s %s %.1e' % (name, peer, max(worst)))
+    if errs:
+        lines.append('')
+        lines.append('Largest difference from kzoo\'s plain path (scaled by max(1, max|y|)): '
+                     + '; '.join(errs) + '.')
+    devs = []
+    for name in models:
+        r = results.get((name, 'kzoo bf16'), {})
+        for d in r.get('deviation') or []:
+            if d:
+                devs.append('%s: max %.2e, mean %.2e, top-1 agreement %.0f%%' % (
+                    name, d['max_abs'], d['mean_abs'], 100 * d.get('top1_agreement', 1.0)))
+                break
+    if devs:
+        lines.append('')
+        lines.append('bfloat16 deviation from float32 (softmax outputs, as reported by the '
+                     'plan on its first batch): ' + '; '.join(devs) + '.')
+    for name, peer, error in notes:
+        lines.append('')
+        lines.append('%s / %s: %s' % (name, peer, error))
+    return '\n'.join(lines)
+
+
+def scaling(name, batches, threads_list, repeat, folder, small=False, peers=('kzoo', 'onnxruntime'),
+            log=print):
+    size = (SMALL if small else MODELS)[name]
+    rows = {}
+    for threads in threads_list:
+        for peer in peers:
+            log('  scaling %s / %s / %d thread(s) ...' % (name, peer, threads))
+            rows[(peer, threads)] = run_peer(peer, name, size, batches, threads, repeat, folder)
+    lines = ['| %s: images/s | ' % name + ' | '.join('batch %d' % b for b in batches) + ' |',
+             '| --- | ' + ' | '.join('---' for _ in batches) + ' |']
+    for (peer, threads), r in rows.items():
+        cells = []
+        for b in batches:
+            e = r.get('batches', {}).get(b)
+            cells.append('%.1f' % (1e3 * b / e['median_ms']) if e and 'median_ms' in e
+                         else 'n/a')
+        lines.append('| %s, %d thread%s | %s |' % (peer, threads, '' if threads == 1 else 's',
+                                                    ' | '.join(cells)))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--models', default=','.join(MODELS))
+    parser.add_argument('--batches', default='1,8')
+    parser.add_argument('--peers', default=','.join(PEERS))
+    parser.add_argument('--threads', type=int, default=os.cpu_count() or 1)
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--small', action='store_true', help='tiny inputs: checks it runs')
+    parser.add_argument('--compile', action='store_true', help='also torch.compile')
+    parser.add_argument('--scaling', action='store_true',
+                        help='throughput vs batch size and threads')
+    parser.add_argument('--scaling-model', default='ResNet50')
+    parser.add_argument('--dir', default=os.environ.get('KZOO_BENCH_DIR')
+                        or os.path.join(tempfile.gettempdir(), 'kzoo-bench'))
+    parser.add_argument('--json', help='also write the raw results here')
+    # worker mode (one peer in its own process)
+    parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--peer', help=argparse.SUPPRESS)
+    parser.add_argument('--model', help=argparse.SUPPRESS)
+    parser.add_argument('--size', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--weights', help=argparse.SUPPRESS)
+    parser.add_argument('--outputs', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.batches = [int(b) for b in str(args.batches).split(',') if b]
+    if args.worker:
+        return worker(args)
+    os.makedirs(args.dir, exist_ok=True)
+    models = [m for m in args.models.split(',') if m]
+    peers = [p for p in args.peers.split(',') if p]
+    desc = machine.describe(with_versions=True)
+    log = lambda message: print(message, file=sys.stderr, flush=True)
+    started = time.time()
+    results, peers = benchmark(models, args.batches, peers, args.threads, args.repeat, args.dir,
+                               args.small, args.compile, log)
+    text = ['## Inference (float32 unless stated; %d thread%s%s)' % (
+        args.threads, '' if args.threads == 1 else 's', ', small inputs' if args.small else ''),
+        '', machine.markdown(desc), '', table(results, models, args.batches, peers)]
+    if args.scaling:
+        text += ['', '### Scaling', '',
+                 scaling(args.scaling_model, [1, 2, 4, 8, 16, 32] if not args.small else [1, 2, 4],
+                         [1, 2], args.repeat, args.dir, args.small, log=log)]
+    text += ['', '- load average at the end: %s; %.0f s in all' % (
+        tuple(round(x, 2) for x in machine.load_average()), time.time() - started)]
+    report = '\n'.join(text)
+    print(report)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'%s|%s' % k: v for k, v in results.items()}, f, indent=1)
+    return report
+
+
+if __name__ == '__main__':
+    main()

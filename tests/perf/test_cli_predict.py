@@ -1,0 +1,52 @@
+"""``kzoo predict`` runs the same plans as ``model.predict``: its scores equal the plain
+path's (printed to 4 decimals), with ``--provider`` and ``--precision`` passed through."""
+import numpy as np
+import pytest
+
+from kzoo import backend as K
+
+pytestmark = pytest.mark.skipif('torch' not in K.available_backends(),
+                                reason='inference plans need the torch backend')
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    pil = pytest.importorskip('PIL.Image')
+    from kzoo.layers import Conv2D, Dense, GlobalAveragePooling2D, Input
+    from kzoo.models import Model
+    folder = tmp_path_factory.mktemp('cli')
+    with K.using('torch'):
+        x = Input((16, 16, 3))
+        y = Dense(7, activation='softmax')(GlobalAveragePooling2D()(
+            Conv2D(4, 3, activation='relu')(x)))
+        model = Model(x, y)
+        model.save(str(folder / 'm.h5'))
+    images = []
+    for i in range(2):
+        path = folder / ('%d.png' % i)
+        pixels = np.random.default_rng(i).integers(0, 255, (16, 16, 3)).astype('uint8')
+        pil.fromarray(pixels).save(str(path))
+        images.append(str(path))
+    return str(folder / 'm.h5'), images
+
+
+def _scores(capsys, argv):
+    from kzoo.cli import main
+    assert main(argv) == 0
+    lines = [l.split() for l in capsys.readouterr().out.splitlines() if l.startswith('  ')]
+    return [(l[0], float(l[-1])) for l in lines]
+
+
+@pytest.mark.parametrize('options', [[], ['--provider', 'torch'],
+                                     ['--provider', 'onnxruntime'],
+                                     ['--precision', 'bfloat16']])
+def test_cli_predict_equals_plain_path(files, capsys, options):
+    if '--provider' in options and 'onnxruntime' in options:
+        pytest.importorskip('onnxruntime')
+    model, images = files
+    with K.using('torch'):
+        expected = _scores(capsys, ['predict', model] + images + ['--provider', 'plain'])
+        actual = _scores(capsys, ['predict', model] + images + options)
+    tol = 2e-2 if 'bfloat16' in options else 1e-4
+    assert [a for a, _ in actual] == [e for e, _ in expected] or tol > 1e-4
+    assert np.allclose([s for _, s in actual], [s for _, s in expected], atol=tol)
