@@ -110,3 +110,47 @@ def test_bfloat16_refused_off_torch():
         with pytest.raises(ConfigError, match='bfloat16'):
             model.predict(np.ones((1, 3), 'float32'), precision='bfloat16')
         assert model.predict(np.ones((1, 3), 'float32')).shape == (1, 2)
+
+
+@pytest.mark.parametrize('winner', ['onnxruntime', 'torch'])
+def test_auto_provider_keeps_either_and_equals_plain_path(model, monkeypatch, winner):
+    pytest.importorskip('onnxruntime')
+    from kzoo.engine.inference import auto
+    monkeypatch.setattr(auto, 'MIN_MS', 0.0)  # compare even on this small model
+    # a margin no timing can miss: onnxruntime always "faster", or never
+    monkeypatch.setattr(auto, 'MARGIN', 1e9 if winner == 'onnxruntime' else 0.0)
+    x = images((2, 24, 24, 3))
+    with K.using('torch'):
+        inference.clear_plans(model)
+        model.__dict__.pop('_onnxruntime_session', None)
+        expected = plain(model, x)
+        first = model.predict(x, provider='auto')
+        second = model.predict(x, provider='auto')
+        summary = [p for p in inference.describe(model) if p.get('provider')][0]
+        session = model.__dict__.get('_onnxruntime_session')
+    assert_matches(first, expected, 1e-4)
+    assert_matches(second, expected, 1e-4)
+    assert summary['provider'] == winner
+    assert set(summary['timings']) == {'torch_ms', 'onnxruntime_ms'}
+    if winner == 'onnxruntime':
+        assert summary['steps'] == {} and session is not None  # the plan's kernels released
+    else:
+        assert summary['steps'] and session is None            # the session released
+
+
+def test_auto_provider_skips_small_models(model):
+    pytest.importorskip('onnxruntime')
+    from kzoo.engine.inference import auto
+    x = images((1, 24, 24, 3))
+    with K.using('torch'):
+        inference.clear_plans(model)
+        model.__dict__.pop('_onnxruntime_session', None)
+        previous = auto.MIN_MS
+        auto.MIN_MS = 1e9
+        try:
+            assert_matches(model.predict(x, provider='auto'), plain(model, x), 1e-4)
+        finally:
+            auto.MIN_MS = previous
+        summary = [p for p in inference.describe(model) if p.get('provider')][0]
+    assert summary['provider'] == 'torch' and set(summary['timings']) == {'torch_ms'}
+    assert '_onnxruntime_session' not in model.__dict__

@@ -13,9 +13,13 @@ Options (``predict(x, precision=..., provider=...)``, or process-wide defaults w
 - ``precision='float32'`` (default) or ``'bfloat16'`` (opt-in; oneDNN's AVX-512 BF16 /
   AMX kernels; the plan measures its deviation from float32 on the first batch it
   sees: :func:`describe`);
-- ``provider='torch'`` (default: the plan above), ``'onnxruntime'`` (the model exported
-  with kzoo's own ONNX exporter and run by onnxruntime, when installed; opt-in because
-  onnxruntime keeps a second copy of the weights), or ``'plain'`` (layer by layer).
+- ``provider='torch'`` (default): the plan above, whose results depend only on the model,
+  batch shape and thread count (two processes agree bit for bit); ``'onnxruntime'``:
+  the model exported with kzoo's own ONNX exporter and run by onnxruntime, when
+  installed (it keeps a second copy of the weights); ``'auto'``: the plan, or
+  onnxruntime for a large float32 model and shape where it measured faster on the first
+  batch (a timing decides, so the last bits of results may differ between processes);
+  ``'plain'``: layer by layer, the reference every other path is tested against.
 
 >>> import numpy as np
 >>> from kzoo.layers import Input, Dense

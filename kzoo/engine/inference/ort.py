@@ -79,6 +79,13 @@ def session_for(model):
     return session
 
 
+def release_if_unused(model):
+    """Drop ``model``'s session unless an 'auto' plan chose onnxruntime."""
+    from kzoo.engine.inference.plan import plans_of
+    if not any(p.choice == 'onnxruntime' for p in plans_of(model)):
+        model.__dict__.pop('_onnxruntime_session', None)
+
+
 def predict(model, arrays, precision='float32'):
     if precision != 'float32':
         raise ConfigError('model %r: the onnxruntime provider runs float32 only, not %r'

@@ -102,6 +102,8 @@ class InferencePlan(object):
         self.shapes = tuple(tuple(s) for s in shapes)
         self.signature = weights_signature(model)
         self.deviation = None  # set for reduced precisions (kzoo.engine.inference.precision)
+        self.choice = None     # provider='auto': 'torch' or 'onnxruntime' (auto.py)
+        self.timings = None
         graph = Graph(model, self.shapes)
         ctx = _Context(graph, self.dtype)
         with torch.no_grad():
@@ -190,11 +192,19 @@ class InferencePlan(object):
             if mask is not None:
                 masks[s] = mask
 
+    def release(self):
+        """Drop the prepared kernels (their weights): onnxruntime serves this shape."""
+        self.steps = []
+
     def summary(self):
         """Counts of kernels by kind (``conv+bn+relu``, ...) and of layers left as they are."""
         counts = collections.Counter(step.note for step in self.steps)
-        return {'precision': self.precision, 'shapes': self.shapes,
-                'steps': dict(sorted(counts.items())), 'deviation': self.deviation}
+        out = {'precision': self.precision, 'shapes': self.shapes,
+               'steps': dict(sorted(counts.items())), 'deviation': self.deviation}
+        if self.choice is not None:
+            out['provider'] = self.choice
+            out['timings'] = self.timings
+        return out
 
 
 def _plans(model):

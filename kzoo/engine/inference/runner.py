@@ -3,6 +3,13 @@
 It returns ``None`` whenever the plain layer-by-layer path must run instead: a
 backend other than torch, or ``provider='plain'``.
 
+The default provider is ``'torch'``, the compiled plan: its results depend only on the
+model, the batch shape and the thread count, so two processes agree bit for bit.
+``'auto'`` (opt-in: ``predict(..., provider='auto')``, :func:`configure` or
+``$KZOO_INFERENCE=auto``) may pick onnxruntime for a shape where it measured faster
+(:mod:`kzoo.engine.inference.auto`): a choice made by a timing, which can differ from one
+process to the next and with it the last bits of the results.
+
 >>> settings()['provider'], settings()['precision']
 ('torch', 'float32')
 """
@@ -13,7 +20,7 @@ import numpy as np
 from kzoo import backend as K
 from kzoo.errors import ConfigError
 
-PROVIDERS = ('torch', 'onnxruntime', 'plain')
+PROVIDERS = ('auto', 'torch', 'onnxruntime', 'plain')
 PRECISIONS = ('float32', 'bfloat16')
 _ALIASES = {None: None, 'fp32': 'float32', 'float32': 'float32', 'bf16': 'bfloat16',
             'bfloat16': 'bfloat16'}
@@ -44,8 +51,8 @@ def settings():
 def configure(provider=None, precision=None):
     """Set process-wide defaults for ``predict``; returns the previous settings.
 
-    ``$KZOO_INFERENCE`` (``torch``, ``onnxruntime`` or ``plain``) sets the provider at
-    import time.
+    ``$KZOO_INFERENCE`` (``auto``, ``torch``, ``onnxruntime`` or ``plain``) sets the
+    provider at import time.
     """
     previous = settings()
     if provider is not None:
@@ -73,6 +80,11 @@ def predict_batch(model, arrays, precision=None, provider=None):
     if provider == 'onnxruntime':
         from kzoo.engine.inference import ort
         return ort.predict(model, arrays, precision)
+    if provider == 'auto' and precision == 'float32' and K.backend() == 'torch':
+        from kzoo.engine.inference import auto
+        if auto.available():
+            arrays = [np.asarray(a) for a in arrays]
+            return auto.predict(model, arrays, _execute)
     if K.backend() != 'torch':
         if precision != 'float32':
             raise ConfigError('model %r: precision=%r needs the torch backend (active: %s)'
@@ -81,14 +93,18 @@ def predict_batch(model, arrays, precision=None, provider=None):
     return _run_plan(model, arrays, precision)
 
 
-def _run_plan(model, arrays, precision):
+def _execute(plan, arrays):
     import torch
+    with torch.inference_mode():
+        tensors = [K.convert_to_tensor(a) for a in arrays]
+        return [K.to_numpy(o) for o in plan.run(tensors)]
+
+
+def _run_plan(model, arrays, precision):
     from kzoo.engine.inference.plan import get_plan
     arrays = [np.asarray(a) for a in arrays]
     plan = get_plan(model, [a.shape for a in arrays], [a.dtype for a in arrays], precision)
-    with torch.inference_mode():
-        tensors = [K.convert_to_tensor(a) for a in arrays]
-        results = [K.to_numpy(o) for o in plan.run(tensors)]
+    results = _execute(plan, arrays)
     if plan.precision != 'float32' and plan.deviation is None:
         from kzoo.engine.inference.precision import measure_deviation
         plan.deviation = measure_deviation(model, arrays, results)
