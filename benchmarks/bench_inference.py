@@ -6,7 +6,8 @@ same model with the same weights on the same input, each in its own process:
 - ``kzoo``: ``model.predict(x)`` at default settings (the compiled inference plan);
 - ``kzoo bf16``: ``model.predict(x, precision='bfloat16')`` (its deviation from float32
   is reported under the table);
-- ``kzoo ort``: ``model.predict(x, provider='onnxruntime')``;
+- ``kzoo auto``: ``model.predict(x, provider='auto')`` (opt-in: the plan or onnxruntime,
+  whichever measured faster on the first batch);
 - ``kzoo plain``: ``model.predict(x, provider='plain')``, the unoptimized layer-by-layer
   path (the reference every output is compared with);
 - ``onnxruntime``: an ``InferenceSession`` on kzoo's own ONNX export of the model
@@ -41,7 +42,7 @@ import machine  # noqa: E402
 
 MODELS = {'VGG16': 224, 'ResNet50': 224, 'InceptionV3': 299}
 SMALL = {'VGG16': 32, 'ResNet50': 32, 'InceptionV3': 75}
-PEERS = ('kzoo', 'kzoo bf16', 'kzoo ort', 'kzoo plain', 'onnxruntime', 'ort tf2onnx',
+PEERS = ('kzoo', 'kzoo bf16', 'kzoo auto', 'kzoo plain', 'onnxruntime', 'ort tf2onnx',
          'keras', 'torch cl', 'torch nchw')
 GOAL_FP32, GOAL_BF16 = 1.0, 2.0
 
@@ -66,9 +67,13 @@ def _runner(peer, name, size, weights, folder, threads):
     if peer.startswith('kzoo'):
         model = _kzoo_model(name, size, weights)
         options = {'kzoo': {}, 'kzoo bf16': {'precision': 'bfloat16'},
-                   'kzoo ort': {'provider': 'onnxruntime'},
+                   'kzoo auto': {'provider': 'auto'},
                    'kzoo plain': {'provider': 'plain'}}[peer]
         info = {}
+        if peer == 'kzoo auto':
+            from kzoo.engine.inference import describe
+            info['choice'] = lambda: {str(p['shapes'][0][0]): p.get('provider')
+                                      for p in describe(model) if p.get('shapes')}
         if peer == 'kzoo bf16':
             from kzoo.engine.inference import plans_of
             info['deviation'] = lambda: [p.deviation for p in plans_of(model)
@@ -164,8 +169,9 @@ def worker(args):
             np.save(os.path.join(args.outputs, '%s_%s_%d.npy' % (
                 args.peer.replace(' ', '-'), args.model, batch)), np.asarray(out))
         result['batches'][batch] = entry
-    if 'deviation' in info:
-        result['deviation'] = info['deviation']()
+    for key in ('deviation', 'choice'):
+        if key in info:
+            result[key] = info[key]()
     print(json.dumps(result))
 
 
@@ -270,8 +276,9 @@ def _ms(entry):
 
 
 def table(results, models, batches, peers):
-    lines = ['| model | batch | ' + ' | '.join(peers) + ' | kzoo / ort | kzoo bf16 / ort |',
-             '| --- | --- | ' + ' | '.join('---' for _ in peers) + ' | --- | --- |']
+    lines = ['| model | batch | ' + ' | '.join(peers) + ' | kzoo / ort | kzoo bf16 / ort '
+             '| kzoo auto / ort |',
+             '| --- | --- | ' + ' | '.join('---' for _ in peers) + ' | --- | --- | --- |']
     notes = []
     for name in models:
         for batch in batches:
@@ -294,9 +301,9 @@ def table(results, models, batches, peers):
                     return 'n/a'
                 value = ort['median_ms'] / e['median_ms']
                 return '**%.2fx**' % value if value >= goal else '%.2fx' % value
-            lines.append('| %s | %d | %s | %s | %s |' % (name, batch, ' | '.join(cells),
-                                                         ratio('kzoo', GOAL_FP32),
-                                                         ratio('kzoo bf16', GOAL_BF16)))
+            lines.append('| %s | %d | %s | %s | %s | %s |' % (
+                name, batch, ' | '.join(cells), ratio('kzoo', GOAL_FP32),
+                ratio('kzoo bf16', GOAL_BF16), ratio('kzoo auto', GOAL_FP32)))
     lines.append('')
     lines.append('Median milliseconds per batch (lower is better); ratios are throughput '
                  'relative to onnxruntime on kzoo\'s export (higher is better; bold: goal met, '
@@ -325,6 +332,15 @@ def table(results, models, batches, peers):
         lines.append('')
         lines.append('bfloat16 deviation from float32 (softmax outputs, as reported by the '
                      'plan on its first batch): ' + '; '.join(devs) + '.')
+    choices = []
+    for name in models:
+        chosen = results.get((name, 'kzoo auto'), {}).get('choice')
+        if chosen:
+            choices.append('%s %s' % (name, ', '.join('batch %s: %s' % kv
+                                                     for kv in sorted(chosen.items()))))
+    if choices:
+        lines.append('')
+        lines.append('kzoo auto chose: ' + '; '.join(choices) + '.')
     for name, peer, error in notes:
         lines.append('')
         lines.append('%s / %s: %s' % (name, peer, error))
