@@ -42,6 +42,13 @@ __all__ = ['body_reader', 'PartWriter']
 
 BUFFERS = 4  # buffers of CHUNK_SIZE going round between receiving and hashing
 
+# The most bytes one write() hands the kernel. A 1 MiB write at a 1 MiB-aligned
+# offset (which is where a fresh download's buffers end) makes the kernel allocate
+# 1 MiB page-cache folios; on the VM this was measured on that copy costs 4-5x the
+# CPU of the same bytes in 256 KiB writes (benchmarks/RESULTS-download.md), and
+# four system calls per MiB cost nothing measurable.
+WRITE_BYTES = 256 << 10
+
 # Every this many bytes written, the kernel is asked to start writing them to disk
 # (Linux sync_file_range), so the fsync before the rename waits only for the tail.
 WRITEBACK_BYTES = 16 << 20
@@ -255,5 +262,5 @@ def _writeback_function():
 
 def _write_all(fd, view):
     while view:
-        n = os.write(fd, view)
+        n = os.write(fd, view[:WRITE_BYTES])
         view = view[n:]
