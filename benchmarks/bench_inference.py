@@ -136,6 +136,11 @@ def worker(args):
     os.environ['TF_NUM_INTRAOP_THREADS'] = str(threads)
     os.environ['TF_NUM_INTEROP_THREADS'] = '1'
     import numpy as np
+    if args.peer.startswith('kzoo'):
+        # kzoo as a user meets it: imported before torch, so its torch backend sets up
+        # OpenMP (bounded spinning, see kzoo/backend/torch_backend/__init__.py)
+        from kzoo import backend as K
+        K.backend()
     try:
         import torch
         torch.set_num_threads(threads)
