@@ -3,7 +3,8 @@ from kzoo.distributed.sources import image_paths
 
 
 def predict(model, paths, top=5, batch_size=32, weights='imagenet', preprocess=None,
-            target_size=None, ray=None, workers=None, prefetch=None, threads=None):
+            target_size=None, ray=None, workers=None, prefetch=None, threads=None,
+            precision=None, provider=None):
     """Top-``top`` classes for every image in ``paths``.
 
     Args:
@@ -21,6 +22,7 @@ def predict(model, paths, top=5, batch_size=32, weights='imagenet', preprocess=N
             give identical rows when this is the same for both; by default this process
             uses torch's setting and an actor as many threads as the CPUs it holds, and
             scores may then differ in their last bits.
+        precision, provider: how the model runs (``Model.predict``'s options).
 
     Returns:
         without Ray, an iterator of row dicts, in input order; with Ray, a Ray Dataset
@@ -43,7 +45,8 @@ def predict(model, paths, top=5, batch_size=32, weights='imagenet', preprocess=N
     paths = image_paths(paths)
     spec, plan, loaded = resolve(model, weights=weights, preprocess=preprocess, top=top,
                                  batch_size=batch_size, target_size=target_size,
-                                 need_model=ray is None, threads=threads)
+                                 need_model=ray is None, threads=threads,
+                                 precision=precision, provider=provider)
     if ray is None:
         from kzoo.distributed.local import iter_predictions
         return iter_predictions(loaded, paths, plan, workers=workers or 2, prefetch=prefetch)

@@ -28,7 +28,9 @@ def run_predict(args):
     start = time.perf_counter()
     results = predict(args.model, paths, top=args.top, batch_size=args.batch_size,
                       weights=weights_argument(args.weights), preprocess=args.preprocess,
-                      ray=args.ray, workers=args.workers, threads=args.threads)
+                      ray=args.ray, workers=args.workers, threads=args.threads,
+                      precision=getattr(args, 'precision', None),
+                      provider=getattr(args, 'provider', None))
     with _ray_errors_explained():
         if not args.output:
             return _print_rows(results)

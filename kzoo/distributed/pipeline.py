@@ -38,6 +38,8 @@ class Plan:
     top: int
     batch_size: int
     threads: Optional[int] = None  # the model's intra-op threads (None: leave as is)
+    precision: Optional[str] = None  # passed to Model.predict (kzoo.engine.inference)
+    provider: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +65,7 @@ class ModelSpec:
 
 
 def resolve(model, weights='imagenet', preprocess=None, top=5, batch_size=32,
-            target_size=None, need_model=True, threads=None):
+            target_size=None, need_model=True, threads=None, precision=None, provider=None):
     """``(spec, plan, loaded model or None)`` for ``model``: an application name, a model
     file, or a kzoo ``Model``.
 
@@ -113,7 +115,8 @@ def resolve(model, weights='imagenet', preprocess=None, top=5, batch_size=32,
     default = app.input_size if app else 224
     plan = Plan(target_size=(int(height or default), int(width or default)),
                 channels=int(channels or 3), data_format=data_format, mode=mode, top=int(top),
-                batch_size=int(batch_size), threads=int(threads) if threads else None)
+                batch_size=int(batch_size), threads=int(threads) if threads else None,
+                precision=precision, provider=provider)
     if plan.channels not in _COLOR_MODES:
         raise ConfigError('the model takes %d-channel images; kzoo predict reads images with '
                           '1, 3 or 4 channels' % plan.channels)
@@ -208,7 +211,9 @@ def predict_group(model, group, plan):
     columns = {name: [] for name in COLUMNS}
     preds = None
     if len(group.pixels):
-        preds = np.asarray(model.predict(group.pixels, batch_size=len(group.pixels)))
+        options = {k: v for k, v in (('precision', plan.precision),
+                                     ('provider', plan.provider)) if v is not None}
+        preds = np.asarray(model.predict(group.pixels, batch_size=len(group.pixels), **options))
         preds = preds.reshape(len(preds), -1)
     names = _class_names(preds.shape[1]) if preds is not None else None
     k = 0

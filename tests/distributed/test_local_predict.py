@@ -234,3 +234,14 @@ def test_cli_input_output_and_positional(image_set, model_files, tmp_path, capsy
     assert main(['predict', model_files['cnn'], good[0], '--input', folder]) == 1
     assert main(['predict', model_files['cnn']]) == 1
     assert 'no images' in capsys.readouterr().err
+
+
+def test_precision_and_provider_reach_the_model(image_set, model_files, cnn_rows):
+    """kzoo predict's --precision/--provider apply to batch prediction too (the
+    inference options themselves are tested with kzoo.engine.inference)."""
+    folder, good, bad = image_set
+    with pytest.raises(ConfigError, match="unknown inference provider 'bogus'"):
+        list(predict(model_files['cnn'], good[:2], provider='bogus'))
+    plain = list(predict(model_files['cnn'], good[:16], top=3, batch_size=16,
+                         preprocess='tf', provider='plain'))
+    assert_same_rows(plain, [r for r in cnn_rows if r['path'] in good[:16]], 1e-5)
