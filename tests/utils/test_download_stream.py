@@ -210,3 +210,18 @@ def test_get_file_takes_the_socket_path(loopback, kzoo_env, monkeypatch):
     with open(get_file('w.bin', loopback.url('/w.bin'), file_hash=MD5), 'rb') as f:
         assert f.read() == DATA
     assert calls
+
+
+def test_writes_are_at_most_write_bytes(tmp_path, monkeypatch):
+    sizes = []
+    real_write = os.write
+    monkeypatch.setattr(os, 'write', lambda fd, data: sizes.append(len(data)) or
+                        real_write(fd, data))
+    path = str(tmp_path / 'x.part')
+    w = stream.PartWriter(path, append=False, hasher=hashlib.md5(), bufsize=1 << 20)
+    try:
+        w.pump(Pieces([DATA]).readinto)  # one 1 MiB receive, then the 4-byte tail
+    finally:
+        w.close()
+    assert max(sizes) == stream.WRITE_BYTES and sum(sizes) == len(DATA)
+    assert open(path, 'rb').read() == DATA
