@@ -18,8 +18,15 @@ from kzoo.converters.config_upgrade import upgrade_model_config
 
 
 def build_model(config, major=None, report=None, custom_objects=None, safe_mode=True,
-                label='model config', require_model=True):
-    """A kzoo model from ``{'class_name': ..., 'config': ...}`` of any Keras era."""
+                label='model config', require_model=True, weights_budget=None):
+    """A kzoo model from ``{'class_name': ..., 'config': ...}`` of any Keras era.
+
+    ``weights_budget``: the most bytes the model's weights may take (loaders of files
+    that hold the weights pass what the file can hold; see
+    :func:`kzoo.engine.base_layer.weights_budget`).
+    """
+    import contextlib
+    from kzoo.engine.base_layer import weights_budget as budget_scope
     from kzoo.engine.network import Container, deserialize_layer
     from kzoo.utils.generic_utils import CustomObjectScope
     from kzoo.utils.safe_mode import safe_mode_scope
@@ -28,7 +35,9 @@ def build_model(config, major=None, report=None, custom_objects=None, safe_mode=
     custom_objects = dict(custom_objects or {})
     try:
         config = upgrade_model_config(config, major, report, custom_objects, label)
-        with safe_mode_scope(safe_mode), CustomObjectScope(custom_objects):
+        budget = contextlib.nullcontext() if weights_budget is None else \
+            budget_scope(weights_budget, label)
+        with safe_mode_scope(safe_mode), CustomObjectScope(custom_objects), budget:
             model = deserialize_layer(config, custom_objects)
     except KzooError as e:
         if label in str(e):

@@ -9,7 +9,8 @@ What this module guarantees to its callers (security.md, items 9-13):
   the file's real size (a compressed, fill-only dataset declaring petabytes is refused
   before a byte is allocated), and the total read from one file is bounded;
 - every failure of libhdf5 on a malformed file becomes a :class:`FileFormatError` that
-  names the file and the object.
+  names the file and the object, and structures libhdf5 would loop on for ever are
+  refused before it sees them (:mod:`~kzoo.converters.h5precheck`).
 
 >>> import h5py, numpy as np, os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), 'w.h5')
@@ -25,6 +26,7 @@ import os
 
 import numpy as np
 
+from kzoo.converters import h5precheck
 from kzoo.errors import FileFormatError, UnsafeInputError
 
 HDF5_SIGNATURE = b'\x89HDF\r\n\x1a\n'
@@ -88,6 +90,7 @@ class H5File(object):
             self.size = len(source)
             if not is_hdf5(source):
                 raise FileFormatError('%s is not an HDF5 file (no HDF5 signature)' % self.label)
+            h5precheck.check_global_heaps(source, self.label)
             opener = io.BytesIO(bytes(source))
         else:
             source = os.fspath(source)
@@ -96,6 +99,7 @@ class H5File(object):
             self.size = os.path.getsize(source)
             if not is_hdf5(source):
                 raise FileFormatError('%s is not an HDF5 file (no HDF5 signature)' % self.label)
+            h5precheck.check_file(source, self.label)
             opener = source
         self.budget = EXPANSION_LIMIT * self.size + ALLOWANCE
         try:

@@ -43,18 +43,18 @@ WRITE_KERAS_VERSION = '2.2.4'  # the layout written: Keras 2's, read by tf-keras
 # ---- detection --------------------------------------------------------------------------
 
 def probe(path):
-    """``'model'``, ``'weights'`` or ``None`` for a legacy HDF5 file (cheap, no data read)."""
+    """``'model'``, ``'weights'`` or ``None`` for a legacy HDF5 file (cheap, no data read).
+
+    A file with the HDF5 signature that cannot be opened raises the reason (a
+    :class:`FileFormatError`), rather than being reported as "not a model file"."""
     if not h5safe.is_hdf5(path):
         return None
-    try:
-        with h5safe.H5File(path) as h5:
-            names = h5.attr_names(h5.root)
-            if 'model_config' in names:
-                return 'model'
-            if 'layer_names' in names or 'layer_names0' in names:
-                return 'weights'
-    except KzooError:
-        return None
+    with h5safe.H5File(path) as h5:
+        names = h5.attr_names(h5.root)
+        if 'model_config' in names:
+            return 'model'
+        if 'layer_names' in names or 'layer_names0' in names:
+            return 'weights'
     return None
 
 
@@ -118,7 +118,8 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
         report = Report(label, 'legacy HDF5 model', era)
         # every weight is set from the file next: no random initial values to draw
         with skipping_initializers():
-            model = build_model(config, era.major, report, custom_objects, safe_mode, label)
+            model = build_model(config, era.major, report, custom_objects, safe_mode, label,
+                                weights_budget=h5.budget)
         assign_entries(model, h5, entries, era, report)
         training = h5.text_attr(h5.root, 'training_config')
         if training is not None:
@@ -172,7 +173,9 @@ def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch
             values.extend(_match(layer, arrays, name, h5.label))
         except ShapeError as e:
             if not skip_mismatch:
-                raise
+                if h5.label in str(e):
+                    raise
+                raise ShapeError('%s: %s' % (h5.label, e)) from None
             warnings.warn('skipping layer %r: %s' % (layer.name, e))
             report.note('layer %r skipped: %s' % (layer.name, e))
     # Every check has passed (shapes of the direct reads were checked from metadata).

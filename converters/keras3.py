@@ -84,6 +84,11 @@ class Archive(object):
     def has(self, name):
         return name in self.members
 
+    def declared(self, name):
+        """The size member ``name`` declares (0 when absent)."""
+        info = self.members.get(name)
+        return info.file_size if info is not None else 0
+
     def read(self, name):
         info = self.members.get(name)
         if info is None:
@@ -139,13 +144,15 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
             raise FileFormatError('%s: config.json does not describe a model' % archive.label)
         era = keras3_era(version)
         report = Report(archive.label, '.keras archive', era)
+        # the weights can take no more than the archive's weights member could hold
+        budget = h5safe.EXPANSION_LIMIT * archive.declared(_WEIGHTS) + h5safe.ALLOWANCE
         model = build_model(config, era.major if version else 3, report, custom_objects,
-                            safe_mode, archive.label)
+                            safe_mode, archive.label, weights_budget=budget)
         _build_custom(model, config)
         if archive.has(_WEIGHTS):
             with h5safe.H5File(archive.read(_WEIGHTS), '%s/%s' % (archive.label, _WEIGHTS)) as h5:
                 assign(model, h5, report)
-        elif any(walk_variables(model)):
+        elif walk_variables(model):
             raise FileFormatError('%s has no %s, so its weights are missing'
                                   % (archive.label, _WEIGHTS))
         if any(n.startswith('assets/') for n in archive.members):

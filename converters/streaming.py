@@ -126,7 +126,8 @@ def open_hdf5_model(path, custom_objects=None, safe_mode=True):
         era = hdf5_legacy._era(h5, group, entries)
         report = Report(label, 'legacy HDF5 model', era)
         with skipping_initializers():
-            model = build_model(config, era.major, report, custom_objects, safe_mode, label)
+            model = build_model(config, era.major, report, custom_objects, safe_mode, label,
+                                weights_budget=h5.budget)
         loader = LayerLoader(h5, model, entries, era, report)
         yield model, loader
         loader.finish()

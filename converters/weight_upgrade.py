@@ -23,7 +23,7 @@ what it missed (Keras 1 Theano kernels, recognised by their weight names):
 import numpy as np
 
 from kzoo import backend as K
-from kzoo.errors import ShapeError
+from kzoo.errors import KzooError, ShapeError
 from kzoo.utils.np_utils import convert_kernel
 
 _CONVERTERS = {}
@@ -53,7 +53,17 @@ def convert_weights(layer, weights, era, report=None):
     weights = [np.asarray(w) for w in weights]
     fn = find_converter(layer)
     if fn is not None:
-        weights = fn(layer, weights, era, report)
+        try:
+            weights = fn(layer, weights, era, report)
+        except KzooError:
+            raise
+        except (ValueError, IndexError, TypeError) as e:
+            # a converter splitting or merging arrays whose shapes are not what the era
+            # wrote (a damaged or hostile file): the layer and the shapes say what
+            raise ShapeError('layer %r (%s): the stored weights (shapes %s) do not have the '
+                             'layout its Keras era writes: %s' % (
+                                 layer.name, type(layer).__name__,
+                                 [w.shape for w in weights], e)) from None
     return weights
 
 

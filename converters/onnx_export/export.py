@@ -25,7 +25,7 @@ from kzoo.converters.onnx_export.context import ExportContext, Value
 from kzoo.converters.onnx_export.graph import data_file_name
 from kzoo.converters.onnx_export.walk import export_container
 from kzoo.errors import ConversionError
-from kzoo.utils.io_utils import fsync_dir
+from kzoo.utils.io_utils import fsync_dir, remove_stale_staging, staging_prefix
 
 MIN_OPSET = 13
 DEFAULT_OPSET = 17
@@ -98,8 +98,10 @@ class Staging(object):
         folder = os.path.dirname(self.path)
         if not os.path.isdir(folder):
             raise ConversionError('cannot write %s: folder %s does not exist' % (path, folder))
-        self.folder = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(self.path),
-                                       suffix='.tmp', dir=folder)
+        # leftovers of a killed conversion to this name go first (their process is dead)
+        remove_stale_staging(folder, os.path.basename(self.path))
+        self.folder = tempfile.mkdtemp(prefix=staging_prefix(self.path), suffix='.tmp',
+                                       dir=folder)
         self.model_path = os.path.join(self.folder, os.path.basename(self.path))
         self.data_name = data_file_name(self.path) if external_data else None
         self.data_path = os.path.join(self.folder, self.data_name) if external_data else None

@@ -21,7 +21,7 @@ from kzoo.engine.input_layer import Input
 from kzoo.engine.network import get_source_inputs
 from kzoo.engine.training import Model
 from kzoo.layers import Permute
-from kzoo.errors import ConversionError, FileFormatError
+from kzoo.errors import ConversionError, FileFormatError, KzooError
 
 from .external_data import to_array
 from .layers import OnnxConstant, OnnxGather, OnnxTranspose, Operand, operand_spec
@@ -415,7 +415,15 @@ def import_graph(model, data_format='channels_first', where='ONNX model'):
                                       'sorted?)' % (where, node.label, input_name))
             value = ctx.values[input_name]
             args.append(value if handler.layout_aware else ctx.to_cf(value))
-        outputs = handler.fn(ctx, node, args)
+        try:
+            outputs = handler.fn(ctx, node, args)
+        except KzooError:
+            raise
+        except Exception as e:  # noqa: BLE001  (a hostile or broken node: name it)
+            raise FileFormatError('%s: node %r (%s-%d) cannot be imported: its attributes or '
+                                  'inputs are malformed (%s: %s)' % (
+                                      where, node.label, node.op_type, node.opset,
+                                      type(e).__name__, str(e)[:300])) from None
         if len(outputs) < len([o for o in node.outputs if o]):
             raise node.fail('internal error: the handler gave %d outputs for %d'
                             % (len(outputs), len(node.outputs)))
@@ -458,8 +466,16 @@ def finish_model(ctx, inputs, outputs, name):
 
 def build_model(model, data_format='channels_first', where='ONNX model', name=None):
     """The kzoo ``Model`` of an ONNX ``ModelProto`` whose tensors are resolved."""
-    ctx, inputs, outputs = import_graph(model, data_format, where)
-    return finish_model(ctx, inputs, outputs, name or model.graph.name or 'onnx_model')[0]
+    try:
+        ctx, inputs, outputs = import_graph(model, data_format, where)
+        return finish_model(ctx, inputs, outputs, name or model.graph.name or 'onnx_model')[0]
+    except KzooError:
+        raise
+    except RecursionError:
+        raise FileFormatError('%s: the graph is nested too deeply to import' % where) from None
+    except Exception as e:  # noqa: BLE001  (whatever a malformed graph makes fail)
+        raise FileFormatError('%s: the graph cannot be imported: %s: %s'
+                              % (where, type(e).__name__, str(e)[:300])) from None
 
 
 __all__ = ['DTYPES', 'cf_to_cl', 'cl_to_cf', 'build_model', 'import_graph', 'finish_model',

@@ -41,6 +41,8 @@ _LOSS_SCOPE = _LossScope()
 
 class _InitScope(threading.local):
     skip = False
+    budget = None   # bytes the weights still to be created may take (weights_budget)
+    budget_of = ''
 
 
 _INIT_SCOPE = _InitScope()
@@ -56,6 +58,31 @@ def skipping_initializers():
         yield
     finally:
         _INIT_SCOPE.skip = previous
+
+
+@contextlib.contextmanager
+def weights_budget(nbytes, source):
+    """Inside, the weights ``add_weight`` creates may total at most ``nbytes``; one
+    more raises :class:`~kzoo.errors.UnsafeInputError` naming ``source``. For loaders
+    whose weights come from a file: a config cannot make kzoo allocate more than the
+    file could hold (a few KB declaring a 16 GB layer)."""
+    previous = _INIT_SCOPE.budget, _INIT_SCOPE.budget_of
+    _INIT_SCOPE.budget, _INIT_SCOPE.budget_of = int(nbytes), source
+    try:
+        yield
+    finally:
+        _INIT_SCOPE.budget, _INIT_SCOPE.budget_of = previous
+
+
+def _charge_weight(layer, name, shape, dtype):
+    from kzoo.errors import UnsafeInputError
+    nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+    if nbytes > _INIT_SCOPE.budget:
+        raise UnsafeInputError(
+            '%s: refused: layer %r declares a weight %r of shape %s (%d bytes), more than '
+            'the file can hold; a config that would make kzoo allocate unbounded memory'
+            % (_INIT_SCOPE.budget_of, layer.name, name, shape, nbytes))
+    _INIT_SCOPE.budget -= nbytes
 
 
 @contextlib.contextmanager
@@ -171,6 +198,8 @@ class Layer(object):
         from kzoo import initializers, regularizers, constraints
         initializer = initializers.get(initializer or 'glorot_uniform')
         shape = tuple(int(d) for d in shape)
+        if _INIT_SCOPE.budget is not None:
+            _charge_weight(self, name, shape, dtype or self.dtype)
         if _INIT_SCOPE.skip:
             value = np.broadcast_to(np.zeros((), dtype or self.dtype), shape)
         else:

@@ -19,6 +19,8 @@ import contextlib
 import errno
 import json
 import os
+import re
+import shutil
 import tempfile
 import time
 
@@ -59,6 +61,44 @@ def remove_quietly(path):
         return False
 
 
+def staging_prefix(path):
+    """``.<name>.<pid>.``: the prefix of temporary files and folders staged beside
+    ``path`` (the process id lets a later writer tell a dead writer's leftovers)."""
+    return '.%s.%d.' % (os.path.basename(os.fspath(path)), os.getpid())
+
+
+def remove_stale_staging(folder, name):
+    """Remove what writers of ``name`` that were killed (SIGKILL, power loss) left in
+    ``folder``: ``.<name>.<pid>.*.tmp`` files and folders whose process is gone."""
+    pattern = re.compile(r'^\.%s\.(\d+)\..*\.tmp$' % re.escape(name))
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        m = pattern.match(entry)
+        if not m or pid_alive(int(m.group(1))):
+            continue
+        stale = os.path.join(folder, entry)
+        if os.path.isdir(stale) and not os.path.islink(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            remove_quietly(stale)
+
+
+def pid_alive(pid):
+    """True when process ``pid`` exists (or may: it belongs to another user)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def _staged(path):
     """Yield (fd, temporary path) beside ``path``; on success rename it to ``path``.
@@ -70,8 +110,8 @@ def _staged(path):
     folder = os.path.dirname(os.path.abspath(path))
     # mkstemp in the destination folder: same file system, so os.replace is atomic,
     # and a unique name, so concurrent writers never share a temporary file.
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
-                               dir=folder)
+    remove_stale_staging(folder, os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(prefix=staging_prefix(path), suffix='.tmp', dir=folder)
     try:
         yield fd, tmp
         # mkstemp creates 0600; give the file the permissions a plain open() would.

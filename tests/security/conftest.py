@@ -24,3 +24,11 @@ def accept(tmp_path):
         harness.check_accepted(a)
         return a
     return run
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Children of the forkserver escape ``time pytest``: say what they used."""
+    from tests.security import child
+    if child.CHILD_CPU[0]:
+        terminalreporter.write_line('security suite: child processes used %.1f s of CPU'
+                                    % child.CHILD_CPU[0])

@@ -126,7 +126,8 @@ def kind_of(number, variant):
     """``(kind, weights_hostile)`` of a variant, without building it."""
     spec = ITEMS[number]
     kind = spec.kind(variant) if callable(spec.kind) else spec.kind
-    return kind, spec.weights
+    weights = spec.weights(variant) if callable(spec.weights) else spec.weights
+    return kind, weights
 
 
 _BUILDERS = {}
@@ -587,9 +588,18 @@ def _virtual(box, variant):
 
 
 @item(12, 'hdf5_fill_bomb', 'compressed fill-only dataset of shape (2**40,)',
-      ['bomb-%s' % l for l in LAYOUTS] + ['bomb_2d-h5-weights'],
-      kind=lambda v: v.split('-', 1)[1], weights=True)
+      ['bomb-%s' % l for l in LAYOUTS] + ['bomb_2d-h5-weights', 'config_bomb-h5-model',
+                                          'config_bomb-keras'],
+      kind=lambda v: v.split('-', 1)[1], weights=lambda v: not v.startswith('config'))
 def _fill_bomb(box, variant):
+    """A dataset declaring 4 TiB in a file of a few KB; and its cousin, a config
+    declaring a 16 GiB layer in a file whose weights are a few bytes."""
+    if variant.startswith('config_bomb'):
+        config = small_config()
+        config['config']['layers'][0]['config']['batch_input_shape'] = [None, 2 ** 16]
+        config['config']['layers'][-1]['config']['units'] = 2 ** 16
+        return _config_case(12, 'hdf5_fill_bomb', variant, box, variant.split('-', 1)[1],
+                            config, refused='UnsafeInputError', match='more than the file')
     shape = (2 ** 40,) if not variant.startswith('bomb_2d') else (2 ** 20, 2 ** 20)
     chunks = (1 << 16,) if len(shape) == 1 else (256, 256)
 
