@@ -22,16 +22,18 @@ ray = pytest.importorskip('ray', reason='Ray is not installed (pip install "kzoo
 def ray_instance(tmp_path_factory):
     # the workers inherit the environment the local Ray instance starts with: a private
     # KZOO_HOME, as for the tests themselves
-    saved = os.environ.get('KZOO_HOME')
+    saved = {name: os.environ.get(name) for name in ('KZOO_HOME', 'RAY_ADDRESS')}
     os.environ['KZOO_HOME'] = str(tmp_path_factory.mktemp('ray_kzoo_home'))
+    os.environ.pop('RAY_ADDRESS', None)  # a Ray of our own, not a cluster someone named
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+        ray.init(address='local', num_cpus=2, include_dashboard=False, log_to_driver=False,
                  object_store_memory=300 * 2 ** 20)
     finally:
-        if saved is None:
-            os.environ.pop('KZOO_HOME')
-        else:
-            os.environ['KZOO_HOME'] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     yield ray
     ray.shutdown()
 
@@ -57,8 +59,26 @@ def test_cli_on_ray_writes_the_one_process_file(image_set, model_files, local_ro
     assert sum(r['error'] is not None for r in local_rows) == len(bad)
 
 
+def _parent(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _ours(pid):
+    """Started under this process (by our Ray instance), not by another test run's."""
+    me = os.getpid()
+    while pid > 1:
+        pid = _parent(pid)
+        if pid == me:
+            return True
+    return False
+
+
 def _predictor_processes():
-    """``{pid: title}`` of Ray Data's model actors (Ray names the process after them)."""
+    """``{pid: title}`` of our Ray Data model actors (Ray names a process after them)."""
     found = {}
     for name in os.listdir('/proc'):
         if name.isdigit():
@@ -67,7 +87,7 @@ def _predictor_processes():
                     title = f.read().decode('utf-8', 'replace')
             except OSError:
                 continue
-            if 'MapBatches(Predictor)' in title:
+            if 'MapBatches(Predictor)' in title and _ours(int(name)):
                 found[int(name)] = title
     return found
 
