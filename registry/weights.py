@@ -1,7 +1,7 @@
 """Fetch a card's weight file (cached, hash-verified) and load it into a model."""
 import os
 
-from kzoo.errors import DownloadError, FileFormatError
+from kzoo.errors import ConversionError, DownloadError, FileFormatError
 
 
 def fetch(card):
@@ -18,14 +18,17 @@ def fetch(card):
 
 
 def load_into(model, weights, card=None):
-    """Load ``weights`` (a card or a path) into ``model``, converting Theano kernels."""
-    path = fetch(weights) if card is None and hasattr(weights, 'file_name') else weights
+    """Load ``weights`` (a card or a path) into ``model``."""
     if card is None and hasattr(weights, 'file_name'):
         card = weights
+    if card is not None and (card.kernels != 'tensorflow' or card.data_format != 'channels_last'):
+        # Listed so that `kzoo list` and users can see them; the layout conversion of
+        # whole Keras 1 files into channels_last models is not written yet.
+        raise ConversionError('%s: %s-kernel, %s weight files cannot be loaded yet; use the '
+                              'TensorFlow-kernel file instead' % (card.file_name, card.kernels,
+                                                                  card.data_format))
+    path = fetch(card) if card is not None else weights
     if not os.path.exists(path):
         raise FileFormatError('weights file %s does not exist' % path)
     model.load_weights(path)
-    if card is not None and card.kernels == 'theano':
-        from kzoo.utils.layer_utils import convert_all_kernels_in_model
-        convert_all_kernels_in_model(model)
     return path
