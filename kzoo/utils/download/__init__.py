@@ -9,6 +9,8 @@ One job per module:
                background hasher that hashes a stream in the same pass
 ``transfer``   one URL into a ``.part`` file: requests streaming, retries with
                backoff, ``Range`` resume, the redirect policy, the progress bar
+``stream``     the bytes themselves: socket to buffers to file, hashed in the
+               same pass by a second thread, flat memory
 ``cache``      the layout on disk: cache root, stored names keyed by hash,
                sidecar JSON, the inventory ``kzoo cache`` lists and clears
 ``get``        ``get_file`` itself: cache look-up, lock, mirror then origin,
