@@ -40,7 +40,8 @@ _BY_KIND = {
     'onnx': ['from_onnx', 'load_model', 'kzoo_convert', 'kzoo_info'],
     'tar': ['get_file_extract', 'cifar10_load_data'],
     'zip': ['get_file_extract'],
-    'cifar': ['cifar_load_batch', 'cifar10_load_data'],
+    'cifar': ['cifar_load_batch', 'cifar10_load_data', 'cifar100_load_data'],
+    'npz': ['imdb_load_data', 'reuters_load_data'],
     'torch': ['load_weights', 'kzoo_convert', 'kzoo_info'],
     'download': ['get_file', 'get_file_extract', 'mnist_load_data'],
 }
@@ -169,15 +170,43 @@ def get_file_extract(case, ctx):
                  cache_dir=os.path.join(ctx['box'].out, 'cache'))
 
 
+def _dataset(module_name, case, ctx):
+    """A dataset module pointed at the case's served file (the child is disposable)."""
+    import importlib
+    module = importlib.import_module('kzoo.datasets.' + module_name)
+    if 'archives' in case.extra:
+        path, sha = case.extra['archives'][module_name]
+        url = ctx['url'] + path
+    else:
+        url, _ = _served(case, ctx)
+        sha = case.extra['sha256']
+    module.ORIGIN, module.FILE_HASH = url, sha
+    os.environ['KZOO_HOME'] = os.path.join(ctx['box'].out, 'cache')
+    return module
+
+
 @entry('cifar10_load_data')
 def cifar10_load_data(case, ctx):
-    from kzoo.datasets import cifar10
-    url, data = _served(case, ctx)
-    # the child is disposable: point the loader at the loopback server
-    cifar10.ORIGIN, cifar10.FILE_HASH = url, case.extra['sha256']
-    os.environ['KZOO_HOME'] = os.path.join(ctx['box'].out, 'cache')
-    (x, y), _ = cifar10.load_data()
+    (x, y), _ = _dataset('cifar10', case, ctx).load_data()
     return x.shape
+
+
+@entry('cifar100_load_data')
+def cifar100_load_data(case, ctx):
+    (x, y), _ = _dataset('cifar100', case, ctx).load_data()
+    return x.shape
+
+
+@entry('imdb_load_data')
+def imdb_load_data(case, ctx):
+    (x, y), _ = _dataset('imdb', case, ctx).load_data()
+    return len(x)
+
+
+@entry('reuters_load_data')
+def reuters_load_data(case, ctx):
+    (x, y), _ = _dataset('reuters', case, ctx).load_data()
+    return len(x)
 
 
 @entry('cifar_load_batch')
@@ -189,11 +218,7 @@ def cifar_load_batch(case, ctx):
 
 @entry('mnist_load_data')
 def mnist_load_data(case, ctx):
-    from kzoo.datasets import mnist
-    url, _ = _served(case, ctx)
-    mnist.ORIGIN, mnist.FILE_HASH = url, case.extra['sha256']
-    os.environ['KZOO_HOME'] = os.path.join(ctx['box'].out, 'cache')
-    (x, y), _ = mnist.load_data()
+    (x, y), _ = _dataset('mnist', case, ctx).load_data()
     return x.shape
 
 

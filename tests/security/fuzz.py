@@ -581,10 +581,15 @@ class ConfigReader(Reader):
         return plan['format'], data
 
     def read(self, made):
+        """An architecture-only config builds whatever it declares (as Keras does): the
+        fuzzer bounds the weights to 16 MiB so that a mutated ``units: 1000`` is a
+        refusal, not a minute of random initialisation."""
         fmt, data = made
+        from kzoo.engine.base_layer import weights_budget
         from kzoo.models import model_from_json, model_from_yaml
         text = data.decode('utf-8', 'replace')
-        return (model_from_yaml if fmt == 'yaml' else model_from_json)(text)
+        with weights_budget(16 << 20, 'fuzzed config'):
+            return (model_from_yaml if fmt == 'yaml' else model_from_json)(text)
 
 
 class KerasReader(Reader):

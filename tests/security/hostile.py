@@ -917,24 +917,45 @@ def _zip_traversal(box, variant):
 # ---- 22-23: pickles -----------------------------------------------------------------------------
 
 @item(22, 'cifar_pickle_payload', 'cifar batch with a __reduce__ payload',
-      ['in_data', 'whole_batch'],
-      kind='cifar')
+      ['in_data', 'whole_batch', 'npz_object_array'],
+      kind=lambda v: 'npz' if v.startswith('npz') else 'cifar')
 def _cifar_payload(box, variant):
+    """The payload in the CIFAR-10 and CIFAR-100 archives (as the loaders download
+    them) and in a batch file; or in the pickled object arrays of imdb/reuters .npz."""
     from tests.datasets import upstream_files as uf
     rng = np.random.default_rng(0)
+    evil_object = Payload(box.sentinel)
+    served, archives = {}, {}
+    if variant == 'npz_object_array':
+        payload = np.empty(1, dtype=object)
+        payload[0] = evil_object
+        files = {'imdb': uf.npz({'x_train': payload, 'y_train': np.zeros(1, 'int64'),
+                                 'x_test': payload, 'y_test': np.zeros(1, 'int64')}),
+                 'reuters': uf.npz({'x': payload, 'y': np.zeros(1, 'int64')})}
+        for name, data in files.items():
+            served['/%s.npz' % name] = data
+            archives[name] = ('/%s.npz' % name, hashlib.sha256(data).hexdigest())
+        return Case(22, 'cifar_pickle_payload', variant, 'npz', refused='UnsafeInputError',
+                    match=r'refusing to load .*system', served=served,
+                    extra={'archives': archives})
+    if variant == 'in_data':
+        evil = uf.py2_pickle({b'data': evil_object, b'labels': [1]})
+    else:
+        evil = pickle.dumps(evil_object, protocol=2)
     _, batches = uf.cifar10_tar(rng)
     members = {'cifar-10-batches-py/%s' % k: uf.py2_pickle(v) for k, v in batches.items()}
-    if variant == 'in_data':
-        evil = uf.py2_pickle({b'data': Payload(box.sentinel), b'labels': [1]})
-    else:
-        evil = pickle.dumps(Payload(box.sentinel), protocol=2)
     members['cifar-10-batches-py/data_batch_1'] = evil
-    archive = uf.tar_gz(members)
+    _, batches100 = uf.cifar100_tar(rng)
+    members100 = {'cifar-100-python/%s' % k: uf.py2_pickle(v) for k, v in batches100.items()}
+    members100['cifar-100-python/train'] = evil
+    for name, content in (('cifar10', uf.tar_gz(members)), ('cifar100', uf.tar_gz(members100))):
+        path = '/%s.tar.gz' % name
+        served[path] = content
+        archives[name] = (path, hashlib.sha256(content).hexdigest())
     batch = write(box.path('data_batch_1'), evil)
     return Case(22, 'cifar_pickle_payload', variant, 'cifar', {'batch': batch},
                 refused='UnsafeInputError', match=r'refusing to load .*system',
-                served={'/cifar-10-python.tar.gz': archive},
-                extra={'sha256': hashlib.sha256(archive).hexdigest()})
+                served=served, extra={'archives': archives})
 
 
 @item(23, 'torch_checkpoint_payload', 'torch checkpoint with a __reduce__ payload',
