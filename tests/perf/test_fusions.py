@@ -171,3 +171,13 @@ def test_plain_provider_and_bad_names():
         model.predict(np.ones((1, 3), 'float32'), precision='float8')
     with pytest.raises(ConfigError, match='provider'):
         model.predict(np.ones((1, 3), 'float32'), provider='tvm')
+
+
+def test_unknown_spatial_size_gets_a_plan_per_size():
+    from kzoo.layers import BatchNormalization, Conv2D, GlobalAveragePooling2D, Input
+    x = Input((None, None, 3))
+    y = GlobalAveragePooling2D()(BatchNormalization()(Conv2D(4, 3, padding='same')(x)))
+    model = _model(x, y)
+    _check(model, images((1, 9, 9, 3)), ['conv+bn'])
+    _check(model, images((2, 6, 7, 3)), ['conv+bn'])
+    assert len(inference.plans_of(model)) == 2

@@ -112,6 +112,10 @@ def test_bfloat16_refused_off_torch():
         assert model.predict(np.ones((1, 3), 'float32')).shape == (1, 2)
 
 
+def _auto_summary(model):
+    return [p for p in inference.describe(model) if p.get('auto')][0]
+
+
 @pytest.mark.parametrize('winner', ['onnxruntime', 'torch'])
 def test_auto_provider_keeps_either_and_equals_plain_path(model, monkeypatch, winner):
     pytest.importorskip('onnxruntime')
@@ -126,31 +130,44 @@ def test_auto_provider_keeps_either_and_equals_plain_path(model, monkeypatch, wi
         expected = plain(model, x)
         first = model.predict(x, provider='auto')
         second = model.predict(x, provider='auto')
-        summary = [p for p in inference.describe(model) if p.get('provider')][0]
+        summary = _auto_summary(model)
+        plans = inference.plans_of(model)
         session = model.__dict__.get('_onnxruntime_session')
+        # the default provider is not affected by auto's choice
+        torch_again = model.predict(x)
     assert_matches(first, expected, 1e-4)
     assert_matches(second, expected, 1e-4)
+    assert_matches(torch_again, expected, 1e-4)
     assert summary['provider'] == winner
     assert set(summary['timings']) == {'torch_ms', 'onnxruntime_ms'}
     if winner == 'onnxruntime':
-        assert summary['steps'] == {} and session is not None  # the plan's kernels released
+        assert plans == [] and session is not None      # the plan released
     else:
-        assert summary['steps'] and session is None            # the session released
+        assert len(plans) == 1 and session is None      # the session released
 
 
-def test_auto_provider_skips_small_models(model):
+def test_auto_provider_chooses_again_after_new_weights(model, monkeypatch):
     pytest.importorskip('onnxruntime')
     from kzoo.engine.inference import auto
+    monkeypatch.setattr(auto, 'MIN_MS', 0.0)
+    monkeypatch.setattr(auto, 'MARGIN', 1e9)
+    x = images((1, 24, 24, 3))
+    with K.using('torch'):
+        inference.clear_plans(model)
+        model.predict(x, provider='auto')
+        randomize(model, seed=11)
+        assert_matches(model.predict(x, provider='auto'), plain(model, x), 1e-4)
+
+
+def test_auto_provider_skips_small_models(model, monkeypatch):
+    pytest.importorskip('onnxruntime')
+    from kzoo.engine.inference import auto
+    monkeypatch.setattr(auto, 'MIN_MS', 1e9)
     x = images((1, 24, 24, 3))
     with K.using('torch'):
         inference.clear_plans(model)
         model.__dict__.pop('_onnxruntime_session', None)
-        previous = auto.MIN_MS
-        auto.MIN_MS = 1e9
-        try:
-            assert_matches(model.predict(x, provider='auto'), plain(model, x), 1e-4)
-        finally:
-            auto.MIN_MS = previous
-        summary = [p for p in inference.describe(model) if p.get('provider')][0]
+        assert_matches(model.predict(x, provider='auto'), plain(model, x), 1e-4)
+        summary = _auto_summary(model)
     assert summary['provider'] == 'torch' and set(summary['timings']) == {'torch_ms'}
     assert '_onnxruntime_session' not in model.__dict__

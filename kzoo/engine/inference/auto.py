@@ -5,15 +5,19 @@ least :data:`MIN_MS` (a large model: smaller ones never repay an export), the mo
 exported with kzoo's ONNX exporter into an onnxruntime session; both then run
 alternately and the faster (onnxruntime only if at least :data:`MARGIN` faster, since
 it keeps a second copy of the weights) serves that shape from then on. The loser's
-memory is released: the plan's prepared kernels, or the session once no shape uses it.
-Both give the plain path's results to float rounding, so the choice changes speed only.
-A weight change recompiles plans and, with them, the choice.
+memory is released: the plan (its prepared weights), or the session once no shape uses
+it. Both give the plain path's results to float rounding, so the choice changes speed
+only. The choice is remembered per shape with the weights it was made for; a weight
+change makes the next batch choose again. Other providers are unaffected by it.
 """
+import threading
 import time
 
 MIN_MS = 20.0
 MARGIN = 0.97
 ROUNDS = 2
+
+_lock = threading.Lock()
 
 
 def available():
@@ -24,63 +28,72 @@ def available():
     return True
 
 
-def _best(fn, rounds):
-    best = float('inf')
-    for _ in range(rounds):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+def choices(model):
+    """``{plan key: {'provider', 'timings', 'signature'}}`` of ``model``."""
+    return model.__dict__.setdefault('_inference_auto', {})
+
+
+def _time(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
 
 
 def predict(model, arrays, run_plan):
-    """Outputs for ``arrays``; ``run_plan(plan, arrays)`` runs the torch plan."""
+    """Outputs for ``arrays``; ``run_plan(plan, arrays)`` runs a torch plan."""
     from kzoo.engine.inference import ort
-    from kzoo.engine.inference.plan import clear_plans, get_plan
-    plan = get_plan(model, [a.shape for a in arrays], [a.dtype for a in arrays], 'float32')
-    if plan.choice is None:
-        return _choose(model, plan, arrays, run_plan)
-    if plan.choice == 'onnxruntime':
+    from kzoo.engine.inference.plan import get_plan, plan_key, weights_signature
+    shapes, dtypes = [a.shape for a in arrays], [a.dtype for a in arrays]
+    key = plan_key(shapes, dtypes)
+    entry = choices(model).get(key)
+    if entry is None or entry['signature'] != weights_signature(model):
+        return _choose(model, key, arrays, run_plan)
+    if entry['provider'] == 'onnxruntime':
         try:
             return ort.predict(model, arrays)
         except Exception as e:  # noqa: BLE001  (never fail where the plan can run)
             model.__dict__['_onnxruntime_unusable'] = str(e)
-            clear_plans(model)
-            plan = get_plan(model, [a.shape for a in arrays], [a.dtype for a in arrays])
-            plan.choice = 'torch'
-    return run_plan(plan, arrays)
+            entry['provider'] = 'torch'
+    return run_plan(get_plan(model, shapes, dtypes), arrays)
 
 
 def _stateful(model):
     return any(getattr(layer, 'stateful', False) for layer in model.layers)
 
 
-def _choose(model, plan, arrays, run_plan):
+def _choose(model, key, arrays, run_plan):
     from kzoo.engine.inference import ort
+    from kzoo.engine.inference.plan import discard_plan, get_plan, weights_signature
+    plan = get_plan(model, [a.shape for a in arrays], [a.dtype for a in arrays])
+    entry = {'provider': 'torch', 'signature': weights_signature(model), 'timings': {}}
     # The first run (it includes oneDNN's one-off set-up, so it overestimates) decides
     # whether the model is large enough to compare; a stateful model is never run twice.
-    t_torch, results = _best(lambda: run_plan(plan, arrays), 1)
-    plan.timings = {'torch_ms': 1e3 * t_torch}
+    t_torch, results = _time(lambda: run_plan(plan, arrays))
+    entry['timings']['torch_ms'] = 1e3 * t_torch
+    with _lock:
+        choices(model)[key] = entry
     if (1e3 * t_torch < MIN_MS or '_onnxruntime_unusable' in model.__dict__
             or _stateful(model)):
-        plan.choice = 'torch'
         return results
     try:
         session = ort.session_for(model)
         session.run(arrays)
     except Exception as e:  # noqa: BLE001  (a model onnxruntime cannot run stays on torch)
         model.__dict__['_onnxruntime_unusable'] = str(e)
-        plan.choice = 'torch'
         return results
     t_ort = float('inf')
     for _ in range(ROUNDS):  # alternate, so a change in machine load hits both alike
-        t_ort = min(t_ort, _best(lambda: session.run(arrays), 1)[0])
-        t_torch = min(t_torch, _best(lambda: run_plan(plan, arrays), 1)[0])
-    plan.timings = {'torch_ms': 1e3 * t_torch, 'onnxruntime_ms': 1e3 * t_ort}
+        t_ort = min(t_ort, _time(lambda: session.run(arrays))[0])
+        t_torch = min(t_torch, _time(lambda: run_plan(plan, arrays))[0])
+    entry['timings'] = {'torch_ms': 1e3 * t_torch, 'onnxruntime_ms': 1e3 * t_ort}
     if t_ort < MARGIN * t_torch:
-        plan.choice = 'onnxruntime'
-        plan.release()
+        entry['provider'] = 'onnxruntime'
+        discard_plan(model, key)
     else:
-        plan.choice = 'torch'
         ort.release_if_unused(model)
     return results
+
+
+def summaries(model):
+    return [{'provider': e['provider'], 'shapes': key[1], 'auto': True,
+             'timings': dict(e['timings'])} for key, e in choices(model).items()]

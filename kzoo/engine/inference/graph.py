@@ -46,7 +46,6 @@ class Graph(object):
     """
 
     def __init__(self, model, input_shapes=None):
-        self.model = model
         slot_of = {}
 
         def slot(tensor):

@@ -71,6 +71,11 @@ def _plain(op):
     return not op.arguments and len(op.outputs) == 1
 
 
+def _known(shape):
+    """A concrete shape (kernels are prepared for exact sizes)."""
+    return shape is not None and all(d is not None for d in shape)
+
+
 def _array(variable):
     return variable.detach().double() if variable is not None else None
 
@@ -146,7 +151,8 @@ def lower_conv2d(ctx, op):
     from kzoo.layers import Add, BatchNormalization
     layer = op.layer
     if (not _plain(op) or layer.rank != 2 or layer.padding not in ('valid', 'same')
-            or not _weights_dtype_ok(ctx, layer) or len(op.shapes[0]) != 4):
+            or not _weights_dtype_ok(ctx, layer) or len(op.shapes[0]) != 4
+            or not _known(ctx.shape(op.inputs[0]))):
         return None
     relu = layer.activation is activations.relu
     if not relu and layer.activation is not activations.linear:

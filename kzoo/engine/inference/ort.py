@@ -81,8 +81,8 @@ def session_for(model):
 
 def release_if_unused(model):
     """Drop ``model``'s session unless an 'auto' plan chose onnxruntime."""
-    from kzoo.engine.inference.plan import plans_of
-    if not any(p.choice == 'onnxruntime' for p in plans_of(model)):
+    from kzoo.engine.inference.auto import choices
+    if not any(e['provider'] == 'onnxruntime' for e in choices(model).values()):
         model.__dict__.pop('_onnxruntime_session', None)
 
 

@@ -96,14 +96,11 @@ class InferencePlan(object):
     """Steps computing ``model``'s outputs for inputs of one shape and dtype."""
 
     def __init__(self, model, shapes, dtypes, precision='float32'):
-        self.model = model
-        self.precision = precision
+        self.precision = precision  # (no reference back to the model: no cycle to collect)
         self.dtype = PRECISIONS[precision]
         self.shapes = tuple(tuple(s) for s in shapes)
         self.signature = weights_signature(model)
         self.deviation = None  # set for reduced precisions (kzoo.engine.inference.precision)
-        self.choice = None     # provider='auto': 'torch' or 'onnxruntime' (auto.py)
-        self.timings = None
         graph = Graph(model, self.shapes)
         ctx = _Context(graph, self.dtype)
         with torch.no_grad():
@@ -192,19 +189,11 @@ class InferencePlan(object):
             if mask is not None:
                 masks[s] = mask
 
-    def release(self):
-        """Drop the prepared kernels (their weights): onnxruntime serves this shape."""
-        self.steps = []
-
     def summary(self):
         """Counts of kernels by kind (``conv+bn+relu``, ...) and of layers left as they are."""
         counts = collections.Counter(step.note for step in self.steps)
-        out = {'precision': self.precision, 'shapes': self.shapes,
-               'steps': dict(sorted(counts.items())), 'deviation': self.deviation}
-        if self.choice is not None:
-            out['provider'] = self.choice
-            out['timings'] = self.timings
-        return out
+        return {'precision': self.precision, 'shapes': self.shapes,
+                'steps': dict(sorted(counts.items())), 'deviation': self.deviation}
 
 
 def _plans(model):
@@ -215,10 +204,14 @@ def _plans(model):
     return plans
 
 
+def plan_key(shapes, dtypes, precision='float32'):
+    return (precision, tuple(tuple(int(d) for d in s) for s in shapes),
+            tuple(str(d) for d in dtypes))
+
+
 def get_plan(model, shapes, dtypes, precision='float32'):
     """The cached plan for these input shapes/dtypes, compiled (again) when needed."""
-    key = (precision, tuple(tuple(int(d) for d in s) for s in shapes),
-           tuple(str(d) for d in dtypes))
+    key = plan_key(shapes, dtypes, precision)
     signature = weights_signature(model)
     with _lock:
         plans = _plans(model)
@@ -237,9 +230,16 @@ def get_plan(model, shapes, dtypes, precision='float32'):
     return plan
 
 
+def discard_plan(model, key):
+    """Forget one plan (and the memory of its prepared weights)."""
+    with _lock:
+        _plans(model).pop(key, None)
+
+
 def clear_plans(model):
     """Forget ``model``'s compiled plans (they are rebuilt on the next predict)."""
     model.__dict__.pop('_inference_plans', None)
+    model.__dict__.pop('_inference_auto', None)
 
 
 def plans_of(model):

@@ -112,9 +112,11 @@ def _run_plan(model, arrays, precision):
 
 
 def describe(model):
-    """One dict per compiled plan of ``model``: precision, shapes, kernels, deviation."""
+    """One dict per compiled plan of ``model`` (precision, shapes, kernels, deviation),
+    per choice of ``provider='auto'`` (``'auto': True``), and for an onnxruntime session."""
+    from kzoo.engine.inference.auto import summaries
     from kzoo.engine.inference.plan import plans_of
-    out = [plan.summary() for plan in plans_of(model)]
+    out = [plan.summary() for plan in plans_of(model)] + summaries(model)
     session = model.__dict__.get('_onnxruntime_session')
     if session is not None:
         out.append(session.summary())
