@@ -230,12 +230,13 @@ class H5File(object):
                                   ) from None
         return out
 
-    def dataset_info(self, group, path=None):
+    def dataset_info(self, group, path=None, charge=True):
         """``(shape, dtype)`` of a dataset after the checks :meth:`read` makes (links,
         virtual or external storage, type, declared size against the file's), without
-        reading it: what ``kzoo info`` reports."""
+        reading it: what ``kzoo info`` reports. ``charge=False`` leaves the size to be
+        checked by the read that follows."""
         ds, what, shape, dtype = self._numeric_dataset(group, path)
-        if shape is not None:
+        if shape is not None and charge:
             self._charge(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, what)
         return shape, dtype
 

@@ -213,8 +213,8 @@ def _direct_targets(layer, h5, group, weight_names, era):
         if view is None:
             return None
         try:
-            ds = h5.get(group, weight_name, kind='dataset')
-            if tuple(ds.shape or ()) != view.shape or ds.dtype.kind != 'f':
+            shape, dtype = h5.dataset_info(group, weight_name, charge=False)
+            if tuple(shape or ()) != view.shape or dtype.kind != 'f':
                 return None
         except KzooError:
             return None  # the usual path reports it

@@ -36,7 +36,7 @@ from kzoo.converters.era import Report
 from kzoo.converters.json_yaml import parse_json
 from kzoo.converters.weight_upgrade import convert_weights
 from kzoo.engine.base_layer import skipping_initializers, to_list, unpack_singleton
-from kzoo.errors import FileFormatError, ShapeError, UnsafeInputError
+from kzoo.errors import FileFormatError, ShapeError
 
 
 class LayerLoader(object):
@@ -81,13 +81,12 @@ class LayerLoader(object):
             return False
         datasets = []
         for variable, weight_name in zip(variables, weight_names):
-            ds = self.h5.get(group, weight_name, kind='dataset')
-            if ds.is_virtual or ds.external:
-                raise UnsafeInputError('%s: refused dataset %s: it maps other files'
-                                       % (self.h5.label, ds.name))
-            if ds.shape != variable.shape or ds.dtype != variable.dtype:
+            # the access layer's checks (links, virtual or external storage, a type h5py
+            # cannot even describe): errors name the file and the dataset
+            shape, dtype = self.h5.dataset_info(group, weight_name, charge=False)
+            if shape != variable.shape or dtype != variable.dtype:
                 return False
-            datasets.append(ds)
+            datasets.append(self.h5.get(group, weight_name, kind='dataset'))
         # only layers whose weights need no conversion (convert_weights returns them as is)
         probes = [np.broadcast_to(np.zeros((), v.dtype), v.shape) for v in variables]
         converted = convert_weights(layer, probes, self.era, None)
