@@ -29,7 +29,6 @@ Nothing here is committed as a binary; every file is generated, deterministicall
 26
 """
 import collections
-import copy
 import hashlib
 import io
 import json

@@ -12,6 +12,7 @@ input's size. The inputs are built by :mod:`tests.security.hostile`.
 """
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -342,5 +343,5 @@ def test_the_installed_kzoo_program_refuses_too(tmp_path, number, variant, comma
     status, output = entry_points.real_cli(argv, env=harness.child_env(box))
     assert status == 1, output
     assert 'kzoo: error:' in output and 'Traceback' not in output, output
-    assert case.match and __import__('re').search(case.match, output), output
+    assert case.match and re.search(case.match, output), output
     assert os.listdir(box.out) == [] and not os.path.exists(box.sentinel)
