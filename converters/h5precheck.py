@@ -18,7 +18,6 @@ Traceback (most recent call last):
 ...
 kzoo.errors.FileFormatError: x.h5: corrupt HDF5 global heap at byte 0: its object at offset 40 (index 0, size 0) would make libhdf5 read it for ever; refused
 """
-import mmap
 import os
 
 from kzoo.errors import FileFormatError
@@ -80,10 +79,57 @@ def _walk(buf, pos, total, header, object_header, length_size, label):
                                   'refused as corrupt' % (label, pos, _MAX_OBJECTS))
 
 
+class _FileBytes(object):
+    """The bytes of an open file as :func:`check_global_heaps` reads them (``len``,
+    indexing, slices, ``find``), read window by window: scanning a 553 MB weights file
+    keeps a few MB resident, where a memory map of it would count every page it touched
+    as the process's resident memory while the file is loaded."""
+
+    WINDOW = 1 << 20  # stays in cache between the read and the search
+
+    def __init__(self, f):
+        self.fd = f.fileno()
+        self.size = os.fstat(self.fd).st_size
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(self.size)
+            return os.pread(self.fd, max(stop - start, 0), start)
+        data = os.pread(self.fd, 1, index)
+        if not data:
+            raise IndexError(index)
+        return data[0]
+
+    def find(self, sub, start=0):
+        overlap = len(sub) - 1
+        while start < self.size:
+            window = os.pread(self.fd, self.WINDOW + overlap, start)
+            at = _find(window, sub)
+            if at >= 0:
+                return start + at
+            start += self.WINDOW
+        return -1
+
+
+def _find(data, sub):
+    """``data.find(sub)``, vectorized: bytes.find crawls through float weights (whose
+    bytes often hold the first letter); numpy compares a megabyte at a time."""
+    import numpy as np
+    a = np.frombuffer(data, np.uint8)
+    at = np.flatnonzero(a[:max(len(a) - len(sub) + 1, 0)] == sub[0])
+    for k in range(1, len(sub)):
+        if not at.size:
+            break
+        at = at[a[at + k] == sub[k]]
+    return int(at[0]) if at.size else -1
+
+
 def check_file(path, label):
-    """:func:`check_global_heaps` on a file, through a read-only memory map."""
+    """:func:`check_global_heaps` on a file, read in windows (see :class:`_FileBytes`)."""
     with open(path, 'rb') as f:
         if os.fstat(f.fileno()).st_size == 0:
             return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            check_global_heaps(mm, label)
+        check_global_heaps(_FileBytes(f), label)
