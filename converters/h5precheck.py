@@ -18,6 +18,7 @@ Traceback (most recent call last):
 ...
 kzoo.errors.FileFormatError: x.h5: corrupt HDF5 global heap at byte 0: its object at offset 40 (index 0, size 0) would make libhdf5 read it for ever; refused
 """
+import collections
 import os
 
 from kzoo.errors import FileFormatError
@@ -127,9 +128,24 @@ def _find(data, sub):
     return int(at[0]) if at.size else -1
 
 
+_PASSED = collections.OrderedDict()  # files that passed, by identity and change times
+
+
 def check_file(path, label):
-    """:func:`check_global_heaps` on a file, read in windows (see :class:`_FileBytes`)."""
+    """:func:`check_global_heaps` on a file, read in windows (see :class:`_FileBytes`).
+
+    A file that passed is not scanned again while its inode, size, modification and
+    status-change times stay the same (any write changes the status-change time, which
+    no program can set): opening a file to detect its format, then again to load it,
+    costs one scan."""
     with open(path, 'rb') as f:
-        if os.fstat(f.fileno()).st_size == 0:
+        st = os.fstat(f.fileno())
+        if st.st_size == 0:
+            return
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if key in _PASSED:
             return
         check_global_heaps(_FileBytes(f), label)
+        _PASSED[key] = True
+        while len(_PASSED) > 256:
+            _PASSED.popitem(last=False)
