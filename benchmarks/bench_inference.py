@@ -18,10 +18,13 @@ same model with the same weights on the same input, each in its own process:
   (benchmarks/torch_models.py), eager, channels-last or NCHW; ``torch compile``
   (``--compile``): ``torch.compile`` of the channels-last one.
 
-Times are the median of ``--repeat`` runs (default 5) after two warm-up runs (which
-include kzoo's plan compilation and onnxruntime's session set-up); ratios are
-throughputs relative to onnxruntime (higher is better). ``--scaling`` adds throughput
-against batch size (1..32) and threads (1, 2) for kzoo and onnxruntime.
+Every peer is set up and warmed (two runs per batch size, which include kzoo's plan
+compilation and onnxruntime's session set-up) in its own worker process; then the
+runs are interleaved: each round times every peer once per batch size, in an order
+rotated from round to round, so load from other processes on a shared machine falls
+on all peers alike. Times are the median of ``--repeat`` rounds (default 5); ratios
+are throughputs relative to onnxruntime (higher is better). ``--scaling`` adds
+throughput against batch size (1..32) and threads (1, 2) for kzoo and onnxruntime.
 
     python benchmarks/bench_inference.py                 # the table
     python benchmarks/bench_inference.py --small         # a quick run on tiny inputs
@@ -54,11 +57,18 @@ def _images(batch, size, seed=0):
     return np.random.default_rng(seed).uniform(-1, 1, (batch, size, size, 3)).astype('float32')
 
 
+_MODELS = {}
+
+
 def _kzoo_model(name, size, weights):
-    from kzoo import applications
-    model = getattr(applications, name)(weights=None, input_shape=(size, size, 3))
-    model.load_weights(weights)
-    return model
+    """One kzoo model per process (the kzoo peers of one worker share it)."""
+    key = (name, size, weights)
+    if key not in _MODELS:
+        from kzoo import applications
+        model = getattr(applications, name)(weights=None, input_shape=(size, size, 3))
+        model.load_weights(weights)
+        _MODELS[key] = model
+    return _MODELS[key]
 
 
 def _runner(peer, name, size, weights, folder, threads):
@@ -100,6 +110,8 @@ def _runner(peer, name, size, weights, folder, threads):
         layout = torch.contiguous_format if peer == 'torch nchw' else torch.channels_last
         net = net.to(memory_format=layout)
         if peer == 'torch compile':
+            import torch._inductor.config as inductor
+            inductor.freezing = True  # constant weights: BN folding, oneDNN weight prepacking
             net = torch.compile(net)
 
         def run(x):
@@ -131,12 +143,23 @@ def _export_tf2onnx(name, size, weights, path):
 
 
 def worker(args):
+    """Serve timings for the peers in ``args.peer`` (comma-separated; one model, shared).
+
+    Protocol (one JSON line per answer on the original stdout, which nothing else may
+    write to): after setting up and warming every peer at every batch size, one line
+    ``{"ready": ..., "first_ms": ..., "errors": ...}``; then for each request line
+    ``PEER|BATCH`` one ``{"ms": ...}`` (a single timed run); ``info`` answers with the
+    bfloat16 deviations and auto's choices; end of input ends the worker.
+    """
+    protocol = os.fdopen(os.dup(1), 'w', buffering=1)
+    os.dup2(2, 1)  # libraries that print go to stderr
     threads = args.threads
     os.environ['OMP_NUM_THREADS'] = str(threads)
     os.environ['TF_NUM_INTRAOP_THREADS'] = str(threads)
     os.environ['TF_NUM_INTEROP_THREADS'] = '1'
     import numpy as np
-    if args.peer.startswith('kzoo'):
+    peers = args.peer.split(',')
+    if any(p.startswith('kzoo') for p in peers):
         # kzoo as a user meets it: imported before torch, so its torch backend sets up
         # OpenMP (bounded spinning, see kzoo/backend/torch_backend/__init__.py)
         from kzoo import backend as K
@@ -146,38 +169,43 @@ def worker(args):
         torch.set_num_threads(threads)
     except ImportError:
         pass
-    result = {'peer': args.peer, 'model': args.model, 'threads': threads, 'batches': {}}
-    try:
-        run, info = _runner(args.peer, args.model, args.size, args.weights, args.dir, threads)
-    except Exception as e:  # a peer that cannot run this model: reported, not fatal
-        result['error'] = '%s: %s' % (type(e).__name__, str(e).splitlines()[0][:200])
-        print(json.dumps(result))
-        return
-    for batch in args.batches:
-        x = _images(batch, args.size)
+    inputs = {b: _images(b, args.size) for b in args.batches}
+    runners, infos, first, errors = {}, {}, {}, {}
+    for peer in peers:
         try:
-            t0 = time.perf_counter()
-            out = run(x)  # first call: compiles plans, sets up sessions
-            first = time.perf_counter() - t0
-            run(x)
-            times = []
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                run(x)
-                times.append(time.perf_counter() - t0)
-        except Exception as e:
-            result['batches'][batch] = {'error': '%s: %s' % (type(e).__name__, str(e)[:200])}
+            runners[peer], infos[peer] = _runner(peer, args.model, args.size, args.weights,
+                                                 args.dir, threads)
+        except Exception as e:  # a peer that cannot run this model: reported, not fatal
+            errors[peer] = '%s: %s' % (type(e).__name__, (str(e).splitlines() or [''])[0][:200])
             continue
-        entry = {'median_ms': 1e3 * statistics.median(times), 'min_ms': 1e3 * min(times),
-                 'first_ms': 1e3 * first}
-        if args.outputs:
-            np.save(os.path.join(args.outputs, '%s_%s_%d.npy' % (
-                args.peer.replace(' ', '-'), args.model, batch)), np.asarray(out))
-        result['batches'][batch] = entry
-    for key in ('deviation', 'choice'):
-        if key in info:
-            result[key] = info[key]()
-    print(json.dumps(result))
+        for batch, x in inputs.items():
+            try:
+                t0 = time.perf_counter()
+                out = runners[peer](x)  # first call: compiles plans, sets up sessions
+                first['%s|%d' % (peer, batch)] = 1e3 * (time.perf_counter() - t0)
+                runners[peer](x)
+            except Exception as e:
+                errors['%s|%d' % (peer, batch)] = '%s: %s' % (type(e).__name__, str(e)[:200])
+                continue
+            if args.outputs:
+                np.save(os.path.join(args.outputs, '%s_%s_%d.npy' % (
+                    peer.replace(' ', '-'), args.model, batch)), np.asarray(out))
+    if any(p.startswith('torch') for p in peers):
+        _MODELS.clear()  # the torch twins hold their own copies of the weights
+    protocol.write(json.dumps({'ready': True, 'first_ms': first, 'errors': errors}) + '\n')
+    for line in sys.stdin:
+        line = line.strip()
+        if line == 'info':
+            out = {}
+            for peer, info in infos.items():
+                out[peer] = {key: fn() for key, fn in info.items()}
+            protocol.write(json.dumps(out) + '\n')
+            continue
+        peer, batch = line.rsplit('|', 1)
+        x = inputs[int(batch)]
+        t0 = time.perf_counter()
+        runners[peer](x)
+        protocol.write(json.dumps({'ms': 1e3 * (time.perf_counter() - t0)}) + '\n')
 
 
 # ---- the driver ---------------------------------------------------------------------------
@@ -213,26 +241,106 @@ def _env(threads=None):
     return env
 
 
-def run_peer(peer, name, size, batches, threads, repeat, folder, outputs=None, timeout=1800):
-    weights = _weights_file(folder, name, size)
-    command = [sys.executable, os.path.abspath(__file__), '--worker', '--peer', peer,
-               '--model', name, '--size', str(size), '--threads', str(threads),
-               '--repeat', str(repeat), '--weights', weights, '--dir', folder,
-               '--batches', ','.join(str(b) for b in batches)]
-    if outputs:
-        command += ['--outputs', outputs]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, env=_env(threads),
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {'peer': peer, 'model': name, 'error': 'timed out', 'batches': {}}
-    lines = [l for l in done.stdout.splitlines() if l.startswith('{')]
-    if not lines:
-        tail = (done.stderr or '').strip().splitlines()[-1:] or ['no output']
-        return {'peer': peer, 'model': name, 'error': tail[0][:200], 'batches': {}}
-    result = json.loads(lines[-1])
-    result['batches'] = {int(k): v for k, v in result['batches'].items()}
-    return result
+# Peers sharing a process: the kzoo ones share one model (auto apart: its choice may drop
+# the plan the default provider uses), the two torch layouts their weights file.
+GROUPS = (('kzoo', 'kzoo bf16', 'kzoo plain'), ('kzoo auto',), ('onnxruntime',),
+          ('ort tf2onnx',), ('keras',), ('torch cl', 'torch nchw', 'torch compile'))
+PAUSE = 0.05  # between timed runs: the previous runner's threads stop spinning
+
+
+class Worker(object):
+    """A worker process serving one group of peers (see :func:`worker`)."""
+
+    def __init__(self, peers, name, size, batches, threads, folder, outputs):
+        weights = _weights_file(folder, name, size)
+        command = [sys.executable, os.path.abspath(__file__), '--worker', '--peer',
+                   ','.join(peers), '--model', name, '--size', str(size), '--threads',
+                   str(threads), '--weights', weights, '--dir', folder,
+                   '--batches', ','.join(str(b) for b in batches)]
+        if outputs:
+            command += ['--outputs', outputs]
+        self.peers = list(peers)
+        self.log = tempfile.TemporaryFile(mode='w+')
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.log, text=True, bufsize=1,
+                                        env=_env(threads))
+        self.state = self._read() or {'errors': {}}
+        if 'ready' not in self.state:
+            self.state = {'errors': {p: self._crash() for p in peers}, 'first_ms': {}}
+
+    def _read(self):
+        line = self.process.stdout.readline()
+        return json.loads(line) if line.strip() else None
+
+    def _crash(self):
+        self.log.seek(0)
+        lines = [l for l in self.log.read().splitlines() if l.strip()
+                 and not l.startswith(('I0000', 'W0000', 'WARNING'))]
+        return (lines[-1] if lines else 'the worker exited')[:200]
+
+    def error(self, peer, batch):
+        errors = self.state.get('errors', {})
+        return errors.get(peer) or errors.get('%s|%d' % (peer, batch))
+
+    def time(self, peer, batch):
+        self.process.stdin.write('%s|%d\n' % (peer, batch))
+        answer = self._read()
+        return answer['ms'] if answer else None
+
+    def info(self):
+        self.process.stdin.write('info\n')
+        return self._read() or {}
+
+    def close(self):
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+        except Exception:  # noqa: BLE001
+            self.process.kill()
+        self.log.close()
+
+
+def measure(name, size, peers, batches, threads, repeat, folder, outputs=None, log=print,
+            label=''):
+    """Interleaved timings: every round times each peer once per batch size, in an order
+    rotated from round to round, so a change in the machine's load hits all peers alike.
+    Returns ``{peer: {'batches': {batch: entry}, ...}}``."""
+    workers = []
+    for group in GROUPS:
+        members = [p for p in group if p in peers]
+        if members:
+            log('  %s%s: setting up %s ...' % (name, label, ', '.join(members)))
+            workers.append(Worker(members, name, size, batches, threads, folder, outputs))
+    times = {(p, b): [] for p in peers for b in batches}
+    slots = [(w, p) for w in workers for p in w.peers]
+    for r in range(repeat):
+        order = slots[r % len(slots):] + slots[:r % len(slots)] if slots else []
+        for batch in batches:
+            for w, peer in order:
+                if w.error(peer, batch) or w.process.poll() is not None:
+                    continue
+                time.sleep(PAUSE)
+                ms = w.time(peer, batch)
+                if ms is not None:
+                    times[(peer, batch)].append(ms)
+    results = {}
+    for w in workers:
+        info = w.info() if w.process.poll() is None else {}
+        for peer in w.peers:
+            entry = {'batches': {}}
+            entry.update(info.get(peer, {}))
+            for batch in batches:
+                error = w.error(peer, batch)
+                ts = times[(peer, batch)]
+                if error or not ts:
+                    entry['batches'][batch] = {'error': error or w._crash()}
+                    continue
+                entry['batches'][batch] = {
+                    'median_ms': statistics.median(ts), 'min_ms': min(ts), 'runs': len(ts),
+                    'first_ms': w.state.get('first_ms', {}).get('%s|%d' % (peer, batch))}
+            results[peer] = entry
+        w.close()
+    return results
 
 
 def _errors(outputs, peers, name, batches):
@@ -260,12 +368,11 @@ def benchmark(models, batches, peers, threads, repeat, folder, small=False, comp
     peers = list(peers) + (['torch compile'] if compile else [])
     results = {}
     for name in models:
+        measured = measure(name, sizes[name], peers, batches, threads, repeat, folder, outputs,
+                           log)
         for peer in peers:
-            log('  %s / %s ...' % (name, peer))
-            r = run_peer(peer, name, sizes[name], batches, threads, repeat, folder, outputs)
-            results[(name, peer)] = r
-        errors = _errors(outputs, peers, name, batches)
-        for (peer, batch), err in errors.items():
+            results[(name, peer)] = measured.get(peer, {'batches': {}, 'error': 'not run'})
+        for (peer, batch), err in _errors(outputs, peers, name, batches).items():
             entry = results[(name, peer)]['batches'].get(batch)
             if entry is not None:
                 entry['error_vs_plain'] = err
@@ -352,14 +459,15 @@ def table(results, models, batches, peers):
     return '\n'.join(lines)
 
 
-def scaling(name, batches, threads_list, repeat, folder, small=False, peers=('kzoo', 'onnxruntime'),
-            log=print):
+def scaling(name, batches, threads_list, repeat, folder, small=False,
+            peers=('kzoo', 'onnxruntime'), log=print):
     size = (SMALL if small else MODELS)[name]
     rows = {}
     for threads in threads_list:
+        measured = measure(name, size, peers, batches, threads, repeat, folder, log=log,
+                           label=' (%d thread%s)' % (threads, '' if threads == 1 else 's'))
         for peer in peers:
-            log('  scaling %s / %s / %d thread(s) ...' % (name, peer, threads))
-            rows[(peer, threads)] = run_peer(peer, name, size, batches, threads, repeat, folder)
+            rows[(peer, threads)] = measured.get(peer, {'batches': {}})
     lines = ['| %s: images/s | ' % name + ' | '.join('batch %d' % b for b in batches) + ' |',
              '| --- | ' + ' | '.join('---' for _ in batches) + ' |']
     for (peer, threads), r in rows.items():
