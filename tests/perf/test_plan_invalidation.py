@@ -84,3 +84,14 @@ def test_clear_plans(model):
     model.predict(images((1, 6, 6, 3)))
     inference.clear_plans(model)
     assert _plans(model) == []
+
+
+def test_batch_sizes_share_prepared_weights(model):
+    model.predict(images((2, 6, 6, 3)))
+    prepared = dict(model.__dict__['_inference_weights'][1])
+    model.predict(images((5, 6, 6, 3)))
+    assert len(_plans(model)) == 2
+    assert model.__dict__['_inference_weights'][1] == prepared  # the same objects, reused
+    randomize(model, seed=3)
+    model.predict(images((5, 6, 6, 3)))
+    assert all(model.__dict__['_inference_weights'][1][k] is not v for k, v in prepared.items())

@@ -33,22 +33,18 @@ def bfloat16_ready():
         return False
 
 
-class Conv(object):
-    """``relu?(conv(x, weight) + bias [+ other])`` on NCHW (channels-last) tensors.
+class ConvWeights(object):
+    """A convolution's weights prepared once: ``weight`` (torch's ``(out, in/groups, kh,
+    kw)``, already scaled by any folded BatchNormalization) cast to ``dtype`` and, with
+    oneDNN, reordered into its blocked layout for inputs of ``input_shape`` (NCHW).
+    The layout does not depend on the batch size, so plans for several batch sizes
+    share one ``ConvWeights``. ``pads`` gives ``(before, after)`` per spatial axis."""
 
-    ``weight`` is torch's ``(out, in/groups, kh, kw)``, already scaled by any folded
-    BatchNormalization; ``pads`` gives ``(before, after)`` per spatial axis;
-    ``input_shape`` is the NCHW shape the plan was compiled for.
-    """
-
-    def __init__(self, weight, bias, strides, pads, dilation, groups, relu=False,
-                 residual=False, dtype=torch.float32, input_shape=None, in_place=False):
+    def __init__(self, weight, bias, strides, pads, dilation, groups, dtype=torch.float32,
+                 input_shape=None):
         self.strides = [int(s) for s in strides]
         self.dilation = [int(d) for d in dilation]
         self.groups = int(groups)
-        self.relu = bool(relu)
-        self.residual = bool(residual)
-        self.in_place = bool(in_place)  # the sum overwrites the residual tensor
         self.dtype = dtype
         if all(b == a for b, a in pads):
             self.padding, self.pre_pad = [int(b) for b, _ in pads], None
@@ -71,6 +67,24 @@ class Conv(object):
             except (RuntimeError, AttributeError):
                 self.fused = False
         self.weight = weight
+
+
+class Conv(object):
+    """``relu?(conv(x, weight) + bias [+ other])`` on NCHW (channels-last) tensors, with
+    :class:`ConvWeights` (or the arguments to make them)."""
+
+    def __init__(self, weights, bias=None, strides=None, pads=None, dilation=None, groups=1,
+                 relu=False, residual=False, dtype=torch.float32, input_shape=None,
+                 in_place=False):
+        if not isinstance(weights, ConvWeights):
+            weights = ConvWeights(weights, bias, strides, pads, dilation, groups, dtype,
+                                  input_shape)
+        self.relu = bool(relu)
+        self.residual = bool(residual)
+        self.in_place = bool(in_place)  # the sum overwrites the residual tensor
+        for name in ('strides', 'dilation', 'groups', 'dtype', 'padding', 'pre_pad', 'bias',
+                     'fused', 'weight'):
+            setattr(self, name, getattr(weights, name))
 
     def __call__(self, x, other=None):
         if x.dtype != self.dtype:
@@ -115,12 +129,16 @@ class Linear(object):
     """
 
     def __init__(self, kernel, bias, activation=None, dtype=torch.float32):
-        kernel = kernel.detach()
         # float32: Keras's (in, out) kernel as it is, no copy. Reduced precisions copy it
         # anyway, into torch's (out, in) layout, where oneDNN's bfloat16 GEMM is fastest
-        # (twice as fast as (in, out) for one row).
+        # (twice as fast as (in, out) for one row). A prepared (out, in) kernel may be
+        # passed as ``(kernel, 'transposed')`` (plans of several batch sizes share it).
         self.transposed = dtype != torch.float32
-        self.kernel = kernel.t().contiguous().to(dtype) if self.transposed else kernel
+        if isinstance(kernel, tuple):
+            self.kernel = kernel[0]
+        else:
+            self.kernel = (transposed_kernel(kernel, dtype) if self.transposed
+                           else kernel.detach())
         self.bias = None if bias is None else bias.detach().to(dtype)
         self.activation = activation
         self.dtype = dtype
@@ -143,6 +161,11 @@ class Linear(object):
         if self.activation == 'softmax':
             return torch.softmax(y.float(), dim=-1)
         return self.activation(y)
+
+
+def transposed_kernel(kernel, dtype):
+    """Keras's ``(in, out)`` kernel as a contiguous ``(out, in)`` copy in ``dtype``."""
+    return kernel.detach().t().contiguous().to(dtype)
 
 
 class Affine(object):

@@ -188,12 +188,6 @@ def lower_conv2d(ctx, op):
         source = pad_op.inputs[0]
 
     def build(ctx):
-        w = _array(layer.kernel).permute(3, 2, 0, 1)  # (kh, kw, in, out) -> (out, in, kh, kw)
-        b = _array(layer.bias) if layer.bias is not None else None
-        if bn is not None:
-            scale, shift = _bn_scale_shift(bn)
-            w = w * scale.reshape(-1, 1, 1, 1)
-            b = shift if b is None else b * scale + shift
         in_shape = ctx.shape(source)
         nchw = (in_shape[0], in_shape[3], in_shape[1], in_shape[2]) if (
             layer.data_format == 'channels_last') else tuple(in_shape)
@@ -203,12 +197,24 @@ def lower_conv2d(ctx, op):
         else:
             pads = tuple(conv_utils.pad_amounts(int(s), k, layer.padding, st, d) for s, k, st, d
                          in zip(size, layer.kernel_size, layer.strides, layer.dilation_rate))
+
+        def prepare():
+            w = _array(layer.kernel).permute(3, 2, 0, 1)  # (kh, kw, in, out) -> (out, in, ..)
+            b = _array(layer.bias) if layer.bias is not None else None
+            if bn is not None:
+                scale, shift = _bn_scale_shift(bn)
+                w = w * scale.reshape(-1, 1, 1, 1)
+                b = shift if b is None else b * scale + shift
+            return kernels.ConvWeights(w.float(), None if b is None else b.float(),
+                                       layer.strides, pads, layer.dilation_rate, layer.groups,
+                                       ctx.dtype, nchw)
+
+        # weights prepared once for all batch sizes: the key holds everything else
+        weights = ctx.shared(('conv', id(layer), id(bn), ctx.dtype, nchw[1:], pads), prepare)
         # The sum may go straight into the residual tensor when nothing reads it later.
         in_place = (residual is not None and residual != source
                     and ctx.may_overwrite(residual, ops[-1]))
-        conv = kernels.Conv(w.float(), None if b is None else b.float(), layer.strides, pads,
-                            layer.dilation_rate, layer.groups, relu=relu,
-                            residual=residual is not None, dtype=ctx.dtype, input_shape=nchw,
+        conv = kernels.Conv(weights, relu=relu, residual=residual is not None,
                             in_place=in_place)
         to_nchw, from_nchw = _to_nchw(layer.data_format), _from_nchw(layer.data_format)
         if residual is None:
@@ -245,6 +251,10 @@ def lower_dense(ctx, op):
     def build(ctx):
         kernel = layer.kernel.detach()
         bias = None if layer.bias is None else layer.bias.detach()
+        if ctx.dtype != torch.float32:  # a reduced-precision copy, shared by all batch sizes
+            kernel = (ctx.shared(('dense', id(layer), ctx.dtype),
+                                 lambda: kernels.transposed_kernel(kernel, ctx.dtype)),
+                      'transposed')
         return kernels.Linear(kernel, bias, activation, ctx.dtype)
 
     return Group(ops, [op.inputs[0]], build, note='dense' + ('+relu' if len(ops) > 1 else ''))

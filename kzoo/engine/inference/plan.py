@@ -31,7 +31,7 @@ from kzoo.engine.inference import lowering as lowering_module
 from kzoo.engine.inference.graph import Graph
 
 PRECISIONS = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
-MAX_PLANS = 4  # per model; each holds its own prepared weights
+MAX_PLANS = 8  # per model (prepared weights are shared between them)
 _lock = threading.Lock()
 
 
@@ -60,12 +60,20 @@ class Step(object):
 class _Context(object):
     """What lowerings may ask while a plan is compiled."""
 
-    def __init__(self, graph, dtype):
+    def __init__(self, graph, dtype, shared=None):
         self.graph = graph
         self.dtype = dtype
+        self._shared = shared if shared is not None else {}
         self.group_of = {}
         self.fresh = set()
         self._producer = {s: op for op in graph.ops for s in op.outputs}
+
+    def shared(self, key, make):
+        """``make()``, or what it made for ``key`` in an earlier plan of the model (with the
+        same weights): prepared weights do not depend on the batch size."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
 
     def producer(self, slot):
         return self._producer.get(slot)
@@ -102,7 +110,7 @@ class InferencePlan(object):
         self.signature = weights_signature(model)
         self.deviation = None  # set for reduced precisions (kzoo.engine.inference.precision)
         graph = Graph(model, self.shapes)
-        ctx = _Context(graph, self.dtype)
+        ctx = _Context(graph, self.dtype, _shared_weights(model, self.signature))
         with torch.no_grad():
             self.steps = self._compile(graph, ctx)
         self.input_slots = graph.input_slots
@@ -196,6 +204,16 @@ class InferencePlan(object):
                 'steps': dict(sorted(counts.items())), 'deviation': self.deviation}
 
 
+def _shared_weights(model, signature):
+    """Prepared weights of ``model``'s plans, shared across batch sizes; forgotten when
+    the weights change."""
+    entry = model.__dict__.get('_inference_weights')
+    if entry is None or entry[0] != signature:
+        entry = (signature, {})
+        model.__dict__['_inference_weights'] = entry
+    return entry[1]
+
+
 def _plans(model):
     plans = model.__dict__.get('_inference_plans')
     if plans is None:
@@ -240,6 +258,7 @@ def clear_plans(model):
     """Forget ``model``'s compiled plans (they are rebuilt on the next predict)."""
     model.__dict__.pop('_inference_plans', None)
     model.__dict__.pop('_inference_auto', None)
+    model.__dict__.pop('_inference_weights', None)
 
 
 def plans_of(model):
