@@ -131,13 +131,18 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
     return model
 
 
-def load_weights(model, path, by_name=False, skip_mismatch=False):
-    """Legacy weights (weights-only or whole-model file) into ``model``; returns a Report."""
+def load_weights(model, path, by_name=False, skip_mismatch=False, kernels=None):
+    """Legacy weights (weights-only or whole-model file) into ``model``; returns a Report.
+
+    ``kernels`` ('theano' or 'tensorflow') overrides the convention read from the file,
+    for files whose origin is known from elsewhere (a zoo weight card)."""
     label = os.fspath(path)
     with h5safe.H5File(path, label) as h5:
         group = _weights_group(h5)
         entries = read_layer_entries(h5, group)
         era = _era(h5, group, entries)
+        if kernels is not None:
+            era.kernels = kernels
         report = Report(label, 'legacy HDF5 weights', era)
         assign_entries(model, h5, entries, era, report, by_name, skip_mismatch)
     return report

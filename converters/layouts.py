@@ -84,8 +84,9 @@ def _class(layer):
 class _Plan(object):
     """Which tensors are images and what each layer needs changed."""
 
-    def __init__(self, model, source, target):
+    def __init__(self, model, source, target, raw_flatten=False):
         self.model, self.source, self.target = model, source, target
+        self.raw_flatten = raw_flatten  # Flatten in Keras 1's raw channels_first order
         self.image = set()            # id(KTensor) of tensors in the source layout
         self.config_changes = {}      # layer name -> {field: new value}
         self.weight_changes = {}      # layer name -> function(weights) -> weights
@@ -122,8 +123,8 @@ def _feeds_image_layer(model, tensor, source, seen=None):
     return False
 
 
-def _plan(model, source, target):
-    plan = _Plan(model, source, target)
+def _plan(model, source, target, raw_flatten=False):
+    plan = _Plan(model, source, target, raw_flatten)
     for tensor, layer in zip(model.inputs, model.input_layers):
         if len(tensor.shape) >= 3 and _feeds_image_layer(model, tensor, source):
             plan.image.add(id(tensor))
@@ -204,6 +205,16 @@ def _plan_flatten(plan, node, layer):
     if layer.data_format == 'channels_first' and source == 'channels_last':
         plan.fail(layer, 'flattens channels_last data as if it were channels_first')
     raw_channels_first = source == 'channels_first' and layer.data_format != 'channels_first'
+    if plan.raw_flatten and source == 'channels_last' and target == 'channels_first':
+        # Keras 1's order: channels_first data flattened as it lies (what its files'
+        # Dense rows read). New feature i (order c, rows, cols) is old feature order[i].
+        plan.config_changes[layer.name] = {'data_format': 'channels_last'}
+        if any(d is None for d in shape[1:]):
+            plan.fail(layer, 'flattens a tensor of unknown shape %s' % (shape,))
+        order = np.arange(int(np.prod(shape[1:]))).reshape(shape[1:]).transpose(
+            (rank - 2,) + tuple(range(rank - 2))).ravel()
+        _permute_readers(plan, node.output_tensors[0], order)
+        return
     # Flatten's data_format only reorders channels_first data: pick the one that keeps
     # the old order where possible.
     plan.config_changes[layer.name] = {'data_format': 'channels_last' if raw_channels_first
@@ -263,11 +274,14 @@ def _edit_config(config, plan, sequential):
     return config
 
 
-def convert_data_format(model, data_format):
+def convert_data_format(model, data_format, raw_flatten=False):
     """A new model computing ``model`` on inputs (and image outputs) in ``data_format``.
 
     Inputs of the new model are the old ones transposed with :func:`transpose_array`;
-    image-shaped outputs come out transposed the same way.
+    image-shaped outputs come out transposed the same way. With ``raw_flatten`` (to
+    channels_first only), Flatten layers of the new model flatten in Keras 1's raw
+    channels-first order and the Dense rows that read them are permuted to match: the
+    layout of Keras 1 ``th`` weight files.
     """
     from kzoo.engine.network import deserialize_layer
     from kzoo.engine.sequential import Sequential
@@ -277,7 +291,7 @@ def convert_data_format(model, data_format):
     source = model_data_format(model)
     if source is None or source == data_format:
         return model
-    plan = _plan(model, source, data_format)
+    plan = _plan(model, source, data_format, raw_flatten)
     sequential = isinstance(model, Sequential)
     config = _edit_config(model.get_config(), plan, sequential)
     clone = deserialize_layer({'class_name': type(model).__name__, 'config': config})

@@ -31,6 +31,9 @@ class WeightCard:
     kernels: str = 'tensorflow'  # 'tensorflow' (cross-correlation) or 'theano' (flipped)
     data_format: str = 'channels_last'
     cache_subdir: str = 'models'
+    # The graph the file's weights fit: 'keras2' (today's applications) or 'keras1' (the
+    # deep-learning-models v0.2 graphs of Keras 1, e.g. InceptionV3's conv-ReLU-BN).
+    architecture: str = 'keras2'
 
     @property
     def download_mb(self):
@@ -59,6 +62,17 @@ class Application:
         preferred = [c for c in matches if c.data_format == data_format
                      and c.kernels == 'tensorflow']
         return (preferred or matches)[0]
+
+    @property
+    def weights_names(self):
+        """The names users can pass as ``weights=`` (``'imagenet'``, ...)."""
+        return tuple(dict.fromkeys(c.weights for c in self.cards))
+
+    def card_for_file(self, path):
+        """The card whose published file name ``path`` has, or None."""
+        import os
+        base = os.path.basename(os.fspath(path))
+        return next((c for c in self.cards if c.file_name == base), None)
 
     @property
     def parameters(self):

@@ -130,15 +130,30 @@ def obtain_input_shape(input_shape, default_size, min_size, data_format, require
     return input_shape
 
 
+def pretrained_names(name):
+    """The ``weights=`` names with published files for application ``name``."""
+    from kzoo.registry.base import APPLICATIONS, get_application
+    if name not in APPLICATIONS.names():
+        return ('imagenet',)
+    return get_application(name).weights_names or ('imagenet',)
+
+
 def check_weights_argument(name, weights, include_top, classes):
-    if not (weights in ('imagenet', None) or (isinstance(weights, (str, os.PathLike))
-                                              and os.path.exists(weights))):
-        raise ConfigError("%s: weights must be None (random initialization), 'imagenet' "
+    """Keras's checks of ``weights=``; returns ``'imagenet'`` for any published ImageNet
+    weights (``'imagenet'``, ``'imagenet-keras1'``), for the input-shape rules."""
+    names = pretrained_names(name)
+    if not (weights is None or (isinstance(weights, str) and weights in names) or (
+            isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
+        raise ConfigError("%s: weights must be None (random initialization), %s "
                           '(pre-training on ImageNet) or the path to a weights file that '
-                          'exists; got %r' % (name, weights))
-    if weights == 'imagenet' and include_top and classes != 1000:
-        raise ConfigError("%s: with weights='imagenet' and include_top=True, classes must be "
-                          '1000; got %r' % (name, classes))
+                          'exists; got %r' % (name, ', '.join(repr(n) for n in names),
+                                              weights))
+    if isinstance(weights, str) and weights in names:
+        if include_top and classes != 1000:
+            raise ConfigError("%s: with weights=%r and include_top=True, classes must be "
+                              '1000; got %r' % (name, weights, classes))
+        return 'imagenet'
+    return weights
 
 
 def source_inputs(tensor):

@@ -30,10 +30,11 @@ def _vgg(model_name, include_top=True, weights='imagenet', input_tensor=None,
     from kzoo.layers import (Conv2D, Dense, Flatten, GlobalAveragePooling2D,
                              GlobalMaxPooling2D, MaxPooling2D)
     from kzoo.models import Model
+    from kzoo.registry.weights import load_pretrained
     app = get_application(model_name)
-    imagenet.check_weights_argument(app.name, weights, include_top, classes)
+    shape_weights = imagenet.check_weights_argument(app.name, weights, include_top, classes)
     input_shape = imagenet.obtain_input_shape(input_shape, 224, 32, K.image_data_format(),
-                                              include_top, weights)
+                                              include_top, shape_weights)
     img_input = imagenet.image_input(input_tensor, input_shape)
     x = img_input
     for block, (convs, filters) in enumerate(zip(_BLOCKS[model_name], _FILTERS), start=1):
@@ -52,11 +53,8 @@ def _vgg(model_name, include_top=True, weights='imagenet', input_tensor=None,
         x = GlobalMaxPooling2D()(x)
     inputs = imagenet.source_inputs(input_tensor) if input_tensor is not None else img_input
     model = Model(inputs, x, name=name or model_name)
-    if weights == 'imagenet':
-        from kzoo.registry.weights import load_into
-        load_into(model, app.card('imagenet', include_top))
-    elif weights is not None:
-        model.load_weights(weights)
+    # a Keras 1 th file given by path (its name says so) is converted on load
+    load_pretrained(model, app, weights, include_top)
     return model
 
 
