@@ -95,3 +95,49 @@ def test_batch_sizes_share_prepared_weights(model):
     randomize(model, seed=3)
     model.predict(images((5, 6, 6, 3)))
     assert all(model.__dict__['_inference_weights'][1][k] is not v for k, v in prepared.items())
+
+
+def test_each_batch_gets_the_layout_onednn_wants():
+    # ResNet50's 1024x256 1x1 kernel on 14x14: with two threads oneDNN blocks it by 64
+    # output channels for batch 1 and by 48 for batch 2. Kernels prepared for one batch
+    # and run on the other were reordered on every call; each plan must hold its own.
+    import torch
+    from kzoo.engine.inference import kernels
+    from kzoo.layers import Conv2D, Input
+    from kzoo.models import Model
+    if not kernels.oneDNN_ready():
+        pytest.skip('needs oneDNN')
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with K.using('torch'):
+            x = Input((14, 14, 256))
+            model = randomize(Model(x, Conv2D(1024, 1, activation='relu')(x)))
+            for batch in (1, 2):
+                xb = images((batch, 14, 14, 256))
+                assert_matches(model.predict(xb), plain(model, xb), 1e-4)
+            layer = model.layers[1]
+            w = torch.from_numpy(layer.get_weights()[0]).permute(3, 2, 0, 1)
+            for plan in _plans(model):
+                batch = plan.shapes[0][0]
+                want = kernels.ConvWeights(w, None, (1, 1), ((0, 0), (0, 0)), (1, 1), 1,
+                                           input_shape=(batch, 256, 14, 14)).layout
+                conv = [s for s in plan.steps if s.fn is not None][0]
+                got = [c.cell_contents for c in conv.fn.__closure__
+                       if isinstance(c.cell_contents, kernels.Conv)][0]
+                assert got.layout == want, batch
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_thread_count_is_part_of_the_plan(model):
+    import torch
+    x = images((2, 6, 6, 3))
+    model.predict(x)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(previous + 1)
+    try:
+        assert_matches(model.predict(x), plain(model, x), 1e-4)
+    finally:
+        torch.set_num_threads(previous)
+    assert len(_plans(model)) == 2

@@ -37,8 +37,12 @@ class ConvWeights(object):
     """A convolution's weights prepared once: ``weight`` (torch's ``(out, in/groups, kh,
     kw)``, already scaled by any folded BatchNormalization) cast to ``dtype`` and, with
     oneDNN, reordered into its blocked layout for inputs of ``input_shape`` (NCHW).
-    The layout does not depend on the batch size, so plans for several batch sizes
-    share one ``ConvWeights``. ``pads`` gives ``(before, after)`` per spatial axis."""
+    oneDNN picks that layout for the whole problem, batch size included (ResNet50's
+    1024x256 kernels are blocked by 64 output channels at batch 1, by 48 at batch 2):
+    a kernel run on a batch it was not prepared for is reordered again on every call.
+    ``layout`` names the layout (oneDNN's memory descriptor), so plans of batch sizes
+    that want the same one can share it. ``pads`` gives ``(before, after)`` per spatial
+    axis."""
 
     def __init__(self, weight, bias, strides, pads, dilation, groups, dtype=torch.float32,
                  input_shape=None):
@@ -67,6 +71,16 @@ class ConvWeights(object):
             except (RuntimeError, AttributeError):
                 self.fused = False
         self.weight = weight
+        self.layout = _layout(weight, input_shape) if self.fused else 'dense'
+
+
+def _layout(weight, input_shape):
+    """oneDNN's memory descriptor of a reordered weight, as bytes (equal bytes: the same
+    blocked layout), or the input shape where torch cannot say (shared by that shape only)."""
+    try:
+        return bytes(torch.ops.mkldnn._get_mkldnn_serialized_md(weight).numpy())
+    except (AttributeError, RuntimeError):
+        return tuple(input_shape)
 
 
 class Conv(object):
@@ -83,7 +97,7 @@ class Conv(object):
         self.residual = bool(residual)
         self.in_place = bool(in_place)  # the sum overwrites the residual tensor
         for name in ('strides', 'dilation', 'groups', 'dtype', 'padding', 'pre_pad', 'bias',
-                     'fused', 'weight'):
+                     'fused', 'weight', 'layout'):
             setattr(self, name, getattr(weights, name))
 
     def __call__(self, x, other=None):

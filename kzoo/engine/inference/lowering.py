@@ -209,8 +209,11 @@ def lower_conv2d(ctx, op):
                                        layer.strides, pads, layer.dilation_rate, layer.groups,
                                        ctx.dtype, nchw)
 
-        # weights prepared once for all batch sizes: the key holds everything else
-        weights = ctx.shared(('conv', id(layer), id(bn), ctx.dtype, nchw[1:], pads), prepare)
+        # Prepared for this plan's exact shape (oneDNN's layout may depend on the batch);
+        # plans of other batch sizes wanting the same layout share one copy.
+        prepared = prepare()
+        weights = ctx.shared(('conv', id(layer), id(bn), ctx.dtype, nchw[1:], pads,
+                              prepared.layout), lambda: prepared)
         # The sum may go straight into the residual tensor when nothing reads it later.
         in_place = (residual is not None and residual != source
                     and ctx.may_overwrite(residual, ops[-1]))

@@ -6,9 +6,10 @@ kernels (folded and reordered weights), and decides when each intermediate tenso
 be freed or overwritten. Ops without a lowering run through the layer's own
 ``_run``, exactly as in the plain path. Running a plan is a flat loop over steps.
 
-A plan remembers the weights it was built from by each variable's identity and torch
-version counter (bumped by every in-place write: ``set_weights``, ``load_weights``,
-optimizer steps), so :func:`get_plan` notices any change and recompiles.
+A plan is compiled for one thread count as well (:func:`plan_key`). It remembers the
+weights it was built from by each variable's identity and torch version counter (bumped
+by every in-place write: ``set_weights``, ``load_weights``, optimizer steps), so
+:func:`get_plan` notices any change and recompiles.
 
 >>> import numpy as np, torch
 >>> from kzoo.layers import Input, Dense
@@ -223,8 +224,11 @@ def _plans(model):
 
 
 def plan_key(shapes, dtypes, precision='float32'):
+    """Precision, shapes, dtypes and torch's thread count: oneDNN chooses its weight
+    layouts for the thread count too, and a plan run with another one would reorder
+    kernels on every call."""
     return (precision, tuple(tuple(int(d) for d in s) for s in shapes),
-            tuple(str(d) for d in dtypes))
+            tuple(str(d) for d in dtypes), torch.get_num_threads())
 
 
 def get_plan(model, shapes, dtypes, precision='float32'):
