@@ -98,6 +98,22 @@ def batch_dot(B, x, y, axes=None):
     return result
 
 
+def dense(B, x, kernel, bias=None):
+    """Dense's affine map ``dot(x, kernel) + bias`` (torch fuses it into one kernel)."""
+    y = B.dot(x, kernel)
+    return y if bias is None else y + bias
+
+
+def conv_bias(B, x, kernel, bias=None, strides=1, padding='valid', data_format=None,
+              dilation_rate=1, groups=1):
+    """Conv1D/2D/3D's ``conv + bias``, the rank from the kernel's (torch adds the bias
+    inside the convolution, which saves a pass over the output and its gradient)."""
+    op = getattr(B, 'conv%dd' % (len(B.int_shape(kernel)) - 2))
+    kwargs = {'groups': groups} if groups != 1 else {}
+    y = op(x, kernel, strides, padding, data_format, dilation_rate, **kwargs)
+    return y if bias is None else B.bias_add(y, bias, data_format)
+
+
 def repeat(B, x, n):
     """RepeatVector: ``(batch, dim)`` -> ``(batch, n, dim)``."""
     return B.tile(B.expand_dims(x, 1), (1, n, 1))

@@ -20,7 +20,6 @@ from kzoo.layers.legacy import keras1_kwargs, translate_kwargs
 __all__ = ['Conv1D', 'Conv2D', 'Conv3D', 'Convolution1D', 'Convolution2D', 'Convolution3D',
            'AtrousConvolution1D', 'AtrousConvolution2D']
 
-_CONV_OPS = {1: 'conv1d', 2: 'conv2d', 3: 'conv3d'}
 
 
 # ---- argument helpers shared by the convolution, pooling and reshaping families ----
@@ -124,13 +123,9 @@ class _Conv(Layer):
         self.built = True
 
     def call(self, inputs):
-        op = getattr(K, _CONV_OPS[self.rank])
-        kwargs = {'groups': self.groups} if self.groups != 1 else {}
-        outputs = op(inputs, self.kernel, self.strides, self.padding, self.data_format,
-                     self.dilation_rate, **kwargs)
-        if self.bias is not None:
-            outputs = K.bias_add(outputs, self.bias, self.data_format)
-        return self.activation(outputs)
+        return self.activation(K.conv_bias(inputs, self.kernel, self.bias, self.strides,
+                                           self.padding, self.data_format,
+                                           self.dilation_rate, self.groups))
 
     def compute_output_shape(self, input_shape):
         spatial = [conv_utils.conv_output_length(n, k, self.padding, s, d)

@@ -52,10 +52,7 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs):
-        output = K.dot(inputs, self.kernel)
-        if self.bias is not None:
-            output = output + self.bias
-        return self.activation(output)
+        return self.activation(K.dense(inputs, self.kernel, self.bias))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

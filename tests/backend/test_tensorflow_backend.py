@@ -155,6 +155,12 @@ CASES = {
     'zeros_like': [Case(r(2, 3)), Case(r(2, 3), dtype='int32')],
     'ones_like': [Case(r(2, 3))],
     # linear algebra and shapes
+    'dense': [Case(r(2, 3), r(3, 4), r(4)), Case(r(2, 5, 3), r(3, 4), r(4)),
+              Case(r(2, 3), r(3, 4))],
+    'conv_bias': [Case(r(2, 7, 8, 3), r(3, 2, 3, 4), r(4)),
+                  Case(r(2, 9, 3), r(3, 3, 4), r(4), 2, 'causal'),
+                  Case(r(2, 3, 7, 8), r(3, 3, 3, 4), r(4), (2, 2), 'same', 'channels_first'),
+                  Case(r(2, 6, 6, 6), r(3, 3, 2, 9), r(9), padding='same', groups=3)],
     'dot': [Case(r(2, 3), r(3, 4)), Case(r(2, 5, 3), r(3, 4)), Case(r(2, 3), r(4, 3, 5)),
             Case(r(3), r(3, 4)), Case(r(2, 3), r(3)), Case(r(2, 3), Var(r(3, 4)))],
     'einsum': [Case('ij,jk->ik', r(2, 3), r(3, 4)), Case('bij,bj->bi', r(2, 3, 4), r(2, 4))],

@@ -21,7 +21,7 @@ from kzoo.backend import conv_utils
 from kzoo.backend.common import normalize_data_format
 from kzoo.backend.torch_backend.core import convert_to_tensor
 
-__all__ = ['conv1d', 'conv2d', 'conv3d', 'depthwise_conv1d', 'depthwise_conv2d',
+__all__ = ['conv1d', 'conv2d', 'conv3d', 'conv_bias', 'depthwise_conv1d', 'depthwise_conv2d',
            'separable_conv1d', 'separable_conv2d', 'conv1d_transpose', 'conv2d_transpose',
            'conv3d_transpose', 'bias_add']
 
@@ -111,12 +111,22 @@ def _tuple(value, n):
 
 # ---- convolutions ---------------------------------------------------------------------
 
-def _conv(x, weight, n, strides, padding, data_format, dilation_rate, groups=1):
+def _conv(x, weight, n, strides, padding, data_format, dilation_rate, groups=1, bias=None):
     strides, dilation = _tuple(strides, n), _tuple(dilation_rate, n)
     x = to_ncx(x, data_format)
     x, pads = pad_for_window(x, tuple(weight.shape[2:]), padding, strides, dilation)
-    y = _CONV[n](x, weight, None, strides, pads, dilation, groups)
+    y = _CONV[n](x, weight, bias, strides, pads, dilation, groups)
     return from_ncx(y, data_format)
+
+
+def conv_bias(x, kernel, bias=None, strides=1, padding='valid', data_format=None,
+              dilation_rate=1, groups=1):
+    """Convolution of the kernel's rank with the bias added inside torch's kernel."""
+    n = kernel.dim() - 2
+    if bias is not None and bias.dtype != x.dtype:
+        bias = bias.to(x.dtype)
+    return _conv(x, kernel_to_torch(kernel, data_format), n, strides, padding, data_format,
+                 dilation_rate, groups, bias)
 
 
 def conv1d(x, kernel, strides=1, padding='valid', data_format=None, dilation_rate=1, groups=1):

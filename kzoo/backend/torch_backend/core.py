@@ -13,7 +13,7 @@ __all__ = [
     'is_tensor', 'is_variable', 'variable', 'constant', 'convert_to_tensor', 'to_numpy',
     'eval', 'get_value', 'set_value', 'batch_get_value', 'batch_set_value', 'shape',
     'int_shape', 'ndim', 'dtype', 'cast', 'zeros', 'ones', 'eye', 'zeros_like',
-    'ones_like', 'dot', 'einsum', 'transpose', 'permute_dimensions', 'reshape',
+    'ones_like', 'dot', 'dense', 'einsum', 'transpose', 'permute_dimensions', 'reshape',
     'expand_dims', 'squeeze', 'flatten', 'tile', 'repeat_elements', 'concatenate',
     'stack', 'gather', 'one_hot', 'sum', 'mean', 'max', 'min', 'prod', 'std', 'var',
     'any', 'all', 'argmax', 'argmin', 'cumsum', 'logsumexp', 'abs', 'square', 'sqrt',
@@ -167,6 +167,15 @@ def dot(x, y):
     if y.dim() <= 2:
         return torch.matmul(x, y)
     return torch.tensordot(x, y, dims=([x.dim() - 1], [y.dim() - 2]))
+
+
+def dense(x, kernel, bias=None):
+    """``dot(x, kernel) + bias`` as one fused matmul-add (``F.linear``: addmm in 2-D)."""
+    if kernel.dim() == 2 and (bias is None or bias.dtype == x.dtype) \
+            and x.dtype == kernel.dtype and x.dim() >= 1:
+        return torch.nn.functional.linear(x, kernel.t(), bias)
+    y = dot(x, kernel)
+    return y if bias is None else y + bias
 
 
 def einsum(equation, *operands):
