@@ -51,13 +51,14 @@ def _embedding_limit(model, tensor):
     return min(limits) if limits else None
 
 
-def sample_inputs(model, batch_size=2, seed=0):
-    """Random inputs for every model input (indices for Embedding inputs)."""
+def sample_inputs(model, batch_size=2, seed=0, shapes=None):
+    """Random inputs for every model input (indices for Embedding inputs), of the model's
+    input shapes or of ``shapes``."""
     rng = np.random.default_rng(seed)
     arrays = []
-    for tensor in model.inputs:
+    for tensor, wanted in zip(model.inputs, shapes or [t.shape for t in model.inputs]):
         shape = tuple(batch_size if i == 0 and d is None else (d if d is not None else 5)
-                      for i, d in enumerate(tensor.shape))
+                      for i, d in enumerate(wanted))
         dtype = np.dtype(tensor.dtype or 'float32')
         limit = _embedding_limit(model, tensor)
         if limit or dtype.kind in 'iu':

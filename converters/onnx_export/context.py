@@ -132,6 +132,7 @@ class ExportContext(object):
         self.opset = int(opset)
         self.g = OnnxGraph(self.opset, graph_name)
         self._cache = {}
+        self.infer_shapes = False   # output shapes from the layers, not the model's tensors
 
     # ---- layouts ------------------------------------------------------------------------------
 

@@ -60,22 +60,27 @@ def _input_dims(shape, name, dynamic_batch):
     return dims
 
 
-def build_graph(model, opset=DEFAULT_OPSET, dynamic_batch=True):
-    """The :class:`OnnxGraph` of ``model`` (weights not yet read)."""
+def build_graph(model, opset=DEFAULT_OPSET, dynamic_batch=True, input_shapes=None):
+    """The :class:`OnnxGraph` of ``model`` (weights not yet read); with ``input_shapes``,
+    the graph for inputs of those shapes (every layer's output shape computed from them:
+    :mod:`~kzoo.converters.onnx_export.check_size`)."""
     if not getattr(model, 'inputs', None):
         raise ConversionError('model %r has no inputs yet: build it (give its first layer an '
                               'input shape) before exporting' % model.name)
     ctx = ExportContext(check_opset(opset), model.name)
+    ctx.infer_shapes = input_shapes is not None
+    shapes = input_shapes or [tensor.shape for tensor in model.inputs]
     inputs = []
-    for tensor, layer in zip(model.inputs, model.input_layers):
+    for tensor, layer, shape in zip(model.inputs, model.input_layers, shapes):
         dtype = np.dtype(tensor.dtype or 'float32')
-        ctx.g.add_input(layer.name, dtype, _input_dims(tensor.shape, layer.name, dynamic_batch))
-        inputs.append(Value(layer.name, tensor.shape, dtype))
+        ctx.g.add_input(layer.name, dtype, _input_dims(shape, layer.name, dynamic_batch))
+        inputs.append(Value(layer.name, shape, dtype))
     outputs, _ = export_container(ctx, model, inputs)
     for tensor, value in zip(model.outputs, outputs):
         layer, _, index = tensor._keras_history
         wanted = layer.name if index == 0 else '%s_%d' % (layer.name, index)
-        dims = ['batch' if dynamic_batch else (tensor.shape[0] or 1)] + list(tensor.shape[1:])
+        shape = value.shape if ctx.infer_shapes else tensor.shape
+        dims = ['batch' if dynamic_batch else (tensor.shape[0] or 1)] + list(shape[1:])
         ctx.g.add_output(ctx.plain(value), wanted, value.dtype, dims)
     return ctx.g
 

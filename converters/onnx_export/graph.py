@@ -250,17 +250,19 @@ class OnnxGraph(object):
                 del block, data
 
 
-    def write_view(self, view_file, model_location, producer_version):
+    def write_view(self, view_file, model_location, producer_version, placements=None):
         """A model with the same graph whose initializers all point (as external data)
         at the bytes :meth:`write` wrote: inside the model file ``model_location`` for
         inline ones. onnxruntime maps them instead of parsing a second copy, so checking
-        a single-file model costs one copy of its weights, not three."""
+        a single-file model costs one copy of its weights, not three. ``placements``:
+        those of another graph with the same initializers that wrote the files."""
+        placements = self.placements if placements is None else placements
         header = proto.model_header(self.opset, ir_version(self.opset), 'kzoo',
                                     producer_version)
         core = self._core()
         tensors = []
         for init in self.initializers.values():
-            location, offset, nbytes, small = self.placements[init.name]
+            location, offset, nbytes, small = placements[init.name]
             head = proto.tensor_header(init.name, init.dims, proto.elem_type(init.dtype))
             if small is not None:   # shape inference reads small constants: inline
                 tensors.append(head + proto.f_bytes(9, small))

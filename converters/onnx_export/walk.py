@@ -3,6 +3,7 @@ models inlined (their layers become nodes of the one ONNX graph).
 """
 from kzoo.converters.onnx_export.context import LayerCall, Value
 from kzoo.converters.onnx_export.registry import exporter, find_exporter
+from kzoo.engine.base_layer import to_list, unpack_singleton
 from kzoo.engine.network import Container
 from kzoo.engine.sequential import Sequential
 from kzoo.engine.training import Model
@@ -38,12 +39,24 @@ def export_container(ctx, model, inputs, masks=None):
     for node in model._plan:
         layer = node.outbound_layer
         ins = [values[id(t)] for t in node.input_tensors]
+        shapes = [t.shape for t in node.output_tensors]
+        if ctx.infer_shapes and not isinstance(layer, Container):
+            shapes = _output_shapes(layer, [v.shape for v, _ in ins], len(shapes))
         outputs, out_masks = export_call(ctx, layer, [v for v, _ in ins], [m for _, m in ins],
-                                         node.arguments, [t.shape for t in node.output_tensors])
+                                         node.arguments, shapes)
         for tensor, value, mask in zip(node.output_tensors, outputs, out_masks):
             values[id(tensor)] = (value, mask)
     results = [values[id(t)] for t in model.outputs]
     return [v for v, _ in results], [m for _, m in results]
+
+
+def _output_shapes(layer, input_shapes, count):
+    """The layer's output shapes for inputs of ``input_shapes`` (a graph built for other
+    input sizes than the model's: ``build_graph(input_shapes=...)``)."""
+    out = layer.compute_output_shape(unpack_singleton([tuple(s) for s in input_shapes]))
+    if count == 1 and not (isinstance(out, list) and out and isinstance(out[0], (tuple, list))):
+        return [tuple(out)]
+    return [tuple(s) for s in to_list(out)]
 
 
 @exporter(Container, Model, Sequential, masks=True)

@@ -29,6 +29,9 @@ def _args(p):
                    help='convert the model to this data format first')
     p.add_argument('--no-check', action='store_true',
                    help='do not compare the result with kzoo')
+    p.add_argument('--full-size-check', action='store_true',
+                   help='ONNX: check at the model\'s own input size, not at a smaller one '
+                        'that runs the same nodes and weights')
     p.add_argument('--tolerance', type=float, default=1e-4,
                    help='largest allowed difference, scaled by max(1, max|output|) '
                         '(default 1e-4)')
@@ -55,7 +58,7 @@ def run(args):
                      dst_format=args.dst_format, weights=args.weights, opset=args.opset,
                      data_format=args.data_format, external_data=args.external_data,
                      dynamic_batch=not args.static_batch, check=not args.no_check,
-                     tolerance=args.tolerance)
+                     tolerance=args.tolerance, full_size_check=args.full_size_check)
     print('%s (%s) -> %s (%s)' % (result.src, result.source_format, result.dst,
                                   result.target_format))
     for path in result.files[1:]:
