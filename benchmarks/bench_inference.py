@@ -3,11 +3,12 @@
 For VGG16, ResNet50 and InceptionV3 at batch 1 and 8 (float32), every peer runs the
 same model with the same weights on the same input, each in its own process:
 
-- ``kzoo``: ``model.predict(x)`` at default settings (the compiled inference plan);
+- ``kzoo``: ``model.predict(x)`` at default settings (``provider='auto'``: the compiled
+  inference plan, or onnxruntime where installed and measured faster on the first batch;
+  the choice is reported under the table);
+- ``kzoo plan``: ``model.predict(x, provider='torch')``, always the compiled plan;
 - ``kzoo bf16``: ``model.predict(x, precision='bfloat16')`` (its deviation from float32
   is reported under the table);
-- ``kzoo auto``: ``model.predict(x, provider='auto')`` (opt-in: the plan or onnxruntime,
-  whichever measured faster on the first batch);
 - ``kzoo plain``: ``model.predict(x, provider='plain')``, the unoptimized layer-by-layer
   path (the reference every output is compared with);
 - ``onnxruntime``: an ``InferenceSession`` on kzoo's own ONNX export of the model
@@ -45,7 +46,7 @@ import machine  # noqa: E402
 
 MODELS = {'VGG16': 224, 'ResNet50': 224, 'InceptionV3': 299}
 SMALL = {'VGG16': 32, 'ResNet50': 32, 'InceptionV3': 75}
-PEERS = ('kzoo', 'kzoo bf16', 'kzoo auto', 'kzoo plain', 'onnxruntime', 'ort tf2onnx',
+PEERS = ('kzoo', 'kzoo plan', 'kzoo bf16', 'kzoo plain', 'onnxruntime', 'ort tf2onnx',
          'keras', 'torch cl', 'torch nchw')
 GOAL_FP32, GOAL_BF16 = 1.0, 2.0
 
@@ -76,14 +77,15 @@ def _runner(peer, name, size, weights, folder, threads):
     import numpy as np
     if peer.startswith('kzoo'):
         model = _kzoo_model(name, size, weights)
-        options = {'kzoo': {}, 'kzoo bf16': {'precision': 'bfloat16'},
+        options = {'kzoo': {}, 'kzoo plan': {'provider': 'torch'},
+                   'kzoo bf16': {'precision': 'bfloat16'},
                    'kzoo auto': {'provider': 'auto'},
                    'kzoo plain': {'provider': 'plain'}}[peer]
         info = {}
-        if peer == 'kzoo auto':
+        if peer in ('kzoo', 'kzoo auto'):
             from kzoo.engine.inference import describe
-            info['choice'] = lambda: {str(p['shapes'][0][0]): p.get('provider')
-                                      for p in describe(model) if p.get('shapes')}
+            info['choice'] = lambda: {str(p['shapes'][0][0]): p['provider']
+                                      for p in describe(model) if p.get('auto')}
         if peer == 'kzoo bf16':
             from kzoo.engine.inference import plans_of
             info['deviation'] = lambda: [p.deviation for p in plans_of(model)
@@ -203,9 +205,10 @@ def worker(args):
             continue
         peer, batch = line.rsplit('|', 1)
         x = inputs[int(batch)]
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         runners[peer](x)
-        protocol.write(json.dumps({'ms': 1e3 * (time.perf_counter() - t0)}) + '\n')
+        t1, c1 = time.perf_counter(), time.process_time()
+        protocol.write(json.dumps({'ms': 1e3 * (t1 - t0), 'cpu_ms': 1e3 * (c1 - c0)}) + '\n')
 
 
 # ---- the driver ---------------------------------------------------------------------------
@@ -241,9 +244,9 @@ def _env(threads=None):
     return env
 
 
-# Peers sharing a process: the kzoo ones share one model (auto apart: its choice may drop
-# the plan the default provider uses), the two torch layouts their weights file.
-GROUPS = (('kzoo', 'kzoo bf16', 'kzoo plain'), ('kzoo auto',), ('onnxruntime',),
+# Peers sharing a process: the kzoo ones share one model (the default apart: its choice may
+# drop the plan 'kzoo plan' uses), the two torch layouts their weights file.
+GROUPS = (('kzoo plan', 'kzoo bf16', 'kzoo plain'), ('kzoo',), ('kzoo auto',), ('onnxruntime',),
           ('ort tf2onnx',), ('keras',), ('torch cl', 'torch nchw', 'torch compile'))
 PAUSE = 0.05  # between timed runs: the previous runner's threads stop spinning
 
@@ -283,9 +286,10 @@ class Worker(object):
         return errors.get(peer) or errors.get('%s|%d' % (peer, batch))
 
     def time(self, peer, batch):
+        """``(wall ms, CPU ms of all the worker's threads)`` of one run."""
         self.process.stdin.write('%s|%d\n' % (peer, batch))
         answer = self._read()
-        return answer['ms'] if answer else None
+        return (answer['ms'], answer.get('cpu_ms')) if answer else None
 
     def info(self):
         self.process.stdin.write('info\n')
@@ -312,6 +316,7 @@ def measure(name, size, peers, batches, threads, repeat, folder, outputs=None, l
             log('  %s%s: setting up %s ...' % (name, label, ', '.join(members)))
             workers.append(Worker(members, name, size, batches, threads, folder, outputs))
     times = {(p, b): [] for p in peers for b in batches}
+    cpu = {(p, b): [] for p in peers for b in batches}
     slots = [(w, p) for w in workers for p in w.peers]
     for r in range(repeat):
         order = slots[r % len(slots):] + slots[:r % len(slots)] if slots else []
@@ -320,9 +325,10 @@ def measure(name, size, peers, batches, threads, repeat, folder, outputs=None, l
                 if w.error(peer, batch) or w.process.poll() is not None:
                     continue
                 time.sleep(PAUSE)
-                ms = w.time(peer, batch)
-                if ms is not None:
-                    times[(peer, batch)].append(ms)
+                answer = w.time(peer, batch)
+                if answer is not None:
+                    times[(peer, batch)].append(answer[0])
+                    cpu[(peer, batch)].append(answer[1])
     results = {}
     for w in workers:
         info = w.info() if w.process.poll() is None else {}
@@ -337,6 +343,8 @@ def measure(name, size, peers, batches, threads, repeat, folder, outputs=None, l
                     continue
                 entry['batches'][batch] = {
                     'median_ms': statistics.median(ts), 'min_ms': min(ts), 'runs': len(ts),
+                    'cpu_ms': statistics.median([c for c in cpu[(peer, batch)]
+                                                 if c is not None] or [float('nan')]),
                     'first_ms': w.state.get('first_ms', {}).get('%s|%d' % (peer, batch))}
             results[peer] = entry
         w.close()
@@ -388,8 +396,8 @@ def _ms(entry):
 
 
 def table(results, models, batches, peers):
-    lines = ['| model | batch | ' + ' | '.join(peers) + ' | kzoo / ort | kzoo bf16 / ort '
-             '| kzoo auto / ort |',
+    lines = ['| model | batch | ' + ' | '.join(peers) + ' | kzoo / ort | kzoo plan / ort '
+             '| kzoo bf16 / ort |',
              '| --- | --- | ' + ' | '.join('---' for _ in peers) + ' | --- | --- | --- |']
     notes = []
     for name in models:
@@ -415,11 +423,24 @@ def table(results, models, batches, peers):
                 return '**%.2fx**' % value if value >= goal else '%.2fx' % value
             lines.append('| %s | %d | %s | %s | %s | %s |' % (
                 name, batch, ' | '.join(cells), ratio('kzoo', GOAL_FP32),
-                ratio('kzoo bf16', GOAL_BF16), ratio('kzoo auto', GOAL_FP32)))
+                ratio('kzoo plan', GOAL_FP32), ratio('kzoo bf16', GOAL_BF16)))
     lines.append('')
     lines.append('Median milliseconds per batch (lower is better); ratios are throughput '
                  'relative to onnxruntime on kzoo\'s export (higher is better; bold: goal met, '
                  '%.1fx float32, %.1fx bfloat16).' % (GOAL_FP32, GOAL_BF16))
+    cpu = []
+    for name in models:
+        for batch in batches:
+            cells = ['%s %.0f' % (peer, e['cpu_ms']) for peer in peers
+                     for e in [results.get((name, peer), {}).get('batches', {}).get(batch)]
+                     if e and e.get('cpu_ms') is not None]
+            if cells:
+                cpu.append('%s b%d: %s' % (name, batch, ', '.join(cells)))
+    if cpu:
+        lines.append('')
+        lines.append('CPU milliseconds per batch, all threads of each peer\'s process (less '
+                     'sensitive to a busy machine than wall time, but counting threads that '
+                     'spin while they wait): ' + '; '.join(cpu) + '.')
     errs = []
     for name in models:
         for peer in peers:
@@ -446,13 +467,13 @@ def table(results, models, batches, peers):
                      'plan on its first batch): ' + '; '.join(devs) + '.')
     choices = []
     for name in models:
-        chosen = results.get((name, 'kzoo auto'), {}).get('choice')
+        chosen = results.get((name, 'kzoo'), {}).get('choice')
         if chosen:
             choices.append('%s %s' % (name, ', '.join('batch %s: %s' % kv
                                                      for kv in sorted(chosen.items()))))
     if choices:
         lines.append('')
-        lines.append('kzoo auto chose: ' + '; '.join(choices) + '.')
+        lines.append('kzoo (default provider, auto) chose: ' + '; '.join(choices) + '.')
     for name, peer, error in notes:
         lines.append('')
         lines.append('%s / %s: %s' % (name, peer, error))
@@ -460,7 +481,7 @@ def table(results, models, batches, peers):
 
 
 def scaling(name, batches, threads_list, repeat, folder, small=False,
-            peers=('kzoo', 'onnxruntime'), log=print):
+            peers=('kzoo', 'kzoo plan', 'onnxruntime'), log=print):
     size = (SMALL if small else MODELS)[name]
     rows = {}
     for threads in threads_list:

@@ -31,9 +31,11 @@ def _args(p):
     p.add_argument('--precision', choices=('float32', 'bfloat16'), default=None,
                    help='float32 (default) or bfloat16 (faster where the CPU has AVX-512 BF16 '
                    'or AMX; about 3 significant digits)')
-    p.add_argument('--provider', choices=('torch', 'onnxruntime', 'plain'), default=None,
-                   help='what runs the model: torch (default, a compiled plan), onnxruntime, '
-                   'or plain (layer by layer)')
+    p.add_argument('--provider', choices=('auto', 'torch', 'onnxruntime', 'plain'),
+                   default=None,
+                   help='what runs the model: auto (default: the compiled plan, or onnxruntime '
+                   'where installed and measured faster), torch (always the plan: results '
+                   'reproducible bit for bit), onnxruntime, or plain (layer by layer)')
 
 
 @command('predict', help='classify images with an application or a model file',

@@ -77,7 +77,8 @@ class Model(TrainingMixin, Container):
     def predict(self, x, batch_size=32, verbose=0, steps=None, precision=None, provider=None):
         """Outputs for ``x`` (array, list or dict of arrays), computed in batches.
 
-        ``precision`` (``'float32'``, ``'bfloat16'``) and ``provider`` (``'torch'``,
+        ``precision`` (``'float32'``, ``'bfloat16'``) and ``provider`` (``'auto'``, the
+        default: the compiled plan or onnxruntime, whichever measured faster; ``'torch'``,
         ``'onnxruntime'``, ``'plain'``) choose how batches run (kzoo.engine.inference).
         """
         if self._lazy_inputs(x):  # HDF5Matrix, generators, Sequences: batch by batch
@@ -95,7 +96,11 @@ class Model(TrainingMixin, Container):
             chunks.append(to_list(out))
         if not chunks:
             raise ShapeError('model %r: predict() got no samples' % self.name)
-        results = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+        if len(chunks) == 1:  # one batch: no copy, unless an output is a view of an input
+            results = [np.array(r) if any(np.may_share_memory(r, a) for a in arrays) else r
+                       for r in chunks[0]]
+        else:
+            results = [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
         return results[0] if len(results) == 1 else results
 
     def __call__(self, inputs, **kwargs):

@@ -30,7 +30,7 @@ def _check(model, x, kinds=None, tol=1e-4):
     expected = plain(model, x)
     actual = model.predict(x)
     assert_matches(actual, expected, tol)
-    steps = inference.describe(model)[-1]['steps']
+    steps = inference.plans_of(model)[-1].summary()['steps']
     for kind in kinds or ():
         assert kind in steps, steps
     return steps

@@ -13,13 +13,14 @@ Options (``predict(x, precision=..., provider=...)``, or process-wide defaults w
 - ``precision='float32'`` (default) or ``'bfloat16'`` (opt-in; oneDNN's AVX-512 BF16 /
   AMX kernels; the plan measures its deviation from float32 on the first batch it
   sees: :func:`describe`);
-- ``provider='torch'`` (default): the plan above, whose results depend only on the model,
-  batch shape and thread count (two processes agree bit for bit); ``'onnxruntime'``:
-  the model exported with kzoo's own ONNX exporter and run by onnxruntime, when
-  installed (it keeps a second copy of the weights); ``'auto'``: the plan, or
+- ``provider='auto'`` (default): the plan above, or, when onnxruntime is installed,
   onnxruntime for a large float32 model and shape where it measured faster on the first
-  batch (a timing decides, so the last bits of results may differ between processes);
-  ``'plain'``: layer by layer, the reference every other path is tested against.
+  batch (the loser's memory is released; a timing decides, so the last bits of results
+  may differ between processes); ``'torch'``: always the plan, whose results depend only
+  on the model, batch shape and thread count (two processes agree bit for bit);
+  ``'onnxruntime'``: always the model exported with kzoo's own ONNX exporter and run by
+  onnxruntime (it keeps a second copy of the weights); ``'plain'``: layer by layer, the
+  reference every other path is tested against.
 
 >>> import numpy as np
 >>> from kzoo.layers import Input, Dense
@@ -28,7 +29,7 @@ Options (``predict(x, precision=..., provider=...)``, or process-wide defaults w
 >>> model = Model(x, Dense(2, kernel_initializer='ones')(x))
 >>> model.predict(np.ones((1, 3), 'float32')).tolist()
 [[3.0, 3.0]]
->>> [p['steps'] for p in describe(model)]
+>>> [p['steps'] for p in describe(model) if 'steps' in p]  # the plans (auto: its choices)
 [{'dense': 1}]
 """
 from kzoo.engine.inference.plan import (InferencePlan, clear_plans, get_plan, plans_of,

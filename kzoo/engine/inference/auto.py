@@ -1,7 +1,10 @@
-"""``provider='auto'``: the compiled torch plan or onnxruntime, whichever is faster here.
+"""``provider='auto'`` (the default): the compiled torch plan or onnxruntime, whichever
+is faster here.
 
-On the first batch of a new input shape the float32 plan runs, and if it takes at
-least :data:`MIN_MS` (a large model: smaller ones never repay an export), the model is
+On the first batch of a new input shape the float32 plan runs, and if the model has at
+least :data:`MIN_PARAMS` weights and that run took at least :data:`MIN_MS` (a large model:
+smaller ones never repay an export, and never leave the plan, whatever the machine's
+load, so their results are reproducible bit for bit), the model is
 exported with kzoo's ONNX exporter into an onnxruntime session; both then run
 alternately and the faster (onnxruntime only if at least :data:`MARGIN` faster, since
 it keeps a second copy of the weights) serves that shape from then on. The loser's
@@ -14,6 +17,7 @@ import threading
 import time
 
 MIN_MS = 20.0
+MIN_PARAMS = 1000000
 MARGIN = 0.97
 ROUNDS = 2
 
@@ -45,27 +49,33 @@ def predict(model, arrays, run_plan):
     from kzoo.engine.inference.plan import get_plan, plan_key, weights_signature
     shapes, dtypes = [a.shape for a in arrays], [a.dtype for a in arrays]
     key = plan_key(shapes, dtypes)
+    signature = weights_signature(model)  # once per batch: it walks every variable
     entry = choices(model).get(key)
-    if entry is None or entry['signature'] != weights_signature(model):
-        return _choose(model, key, arrays, run_plan)
+    if entry is None or entry['signature'] != signature:
+        return _choose(model, key, arrays, run_plan, signature)
     if entry['provider'] == 'onnxruntime':
         try:
-            return ort.predict(model, arrays)
+            return ort.predict(model, arrays, signature=signature)
         except Exception as e:  # noqa: BLE001  (never fail where the plan can run)
             model.__dict__['_onnxruntime_unusable'] = str(e)
             entry['provider'] = 'torch'
-    return run_plan(get_plan(model, shapes, dtypes), arrays)
+    return run_plan(get_plan(model, shapes, dtypes, signature=signature), arrays)
+
+
+def _size(model):
+    return sum(int(v.numel()) if hasattr(v, 'numel') else int(v.size) for v in model.weights)
 
 
 def _stateful(model):
     return any(getattr(layer, 'stateful', False) for layer in model.layers)
 
 
-def _choose(model, key, arrays, run_plan):
+def _choose(model, key, arrays, run_plan, signature):
     from kzoo.engine.inference import ort
-    from kzoo.engine.inference.plan import discard_plan, get_plan, weights_signature
-    plan = get_plan(model, [a.shape for a in arrays], [a.dtype for a in arrays])
-    entry = {'provider': 'torch', 'signature': weights_signature(model), 'timings': {}}
+    from kzoo.engine.inference.plan import discard_plan, get_plan
+    plan = get_plan(model, [a.shape for a in arrays], [a.dtype for a in arrays],
+                    signature=signature)
+    entry = {'provider': 'torch', 'signature': signature, 'timings': {}}
     # The first run (it includes oneDNN's one-off set-up, so it overestimates) decides
     # whether the model is large enough to compare; a stateful model is never run twice.
     t_torch, results = _time(lambda: run_plan(plan, arrays))
@@ -73,24 +83,25 @@ def _choose(model, key, arrays, run_plan):
     with _lock:
         choices(model)[key] = entry
     if (1e3 * t_torch < MIN_MS or '_onnxruntime_unusable' in model.__dict__
-            or _stateful(model)):
+            or _stateful(model) or _size(model) < MIN_PARAMS):
         return results
     try:
-        session = ort.session_for(model)
+        session = ort.session_for(model, signature)
         session.run(arrays)
     except Exception as e:  # noqa: BLE001  (a model onnxruntime cannot run stays on torch)
         model.__dict__['_onnxruntime_unusable'] = str(e)
         return results
     t_ort = float('inf')
     for _ in range(ROUNDS):  # alternate, so a change in machine load hits both alike
-        t_ort = min(t_ort, _time(lambda: session.run(arrays))[0])
+        t, ort_results = _time(lambda: session.run(arrays))
+        t_ort = min(t_ort, t)
         t_torch = min(t_torch, _time(lambda: run_plan(plan, arrays))[0])
     entry['timings'] = {'torch_ms': 1e3 * t_torch, 'onnxruntime_ms': 1e3 * t_ort}
     if t_ort < MARGIN * t_torch:
         entry['provider'] = 'onnxruntime'
         discard_plan(model, key)
-    else:
-        ort.release_if_unused(model)
+        return ort_results  # the winner's, as every later batch of this shape will be
+    ort.release_if_unused(model)
     return results
 
 

@@ -65,12 +65,15 @@ def _torch_threads():
         return os.cpu_count() or 1
 
 
-def session_for(model):
-    """The cached session of ``model``, rebuilt when its weights changed."""
+def session_for(model, signature=None):
+    """The cached session of ``model``, rebuilt when its weights changed (``signature``:
+    their :func:`~kzoo.engine.inference.plan.weights_signature`, if the caller has it)."""
     from kzoo.engine.inference.plan import weights_signature
+    if signature is None:
+        signature = weights_signature(model)
     with _lock:
         session = model.__dict__.get('_onnxruntime_session')
-        if session is not None and (session.signature != weights_signature(model)
+        if session is not None and (session.signature != signature
                                     or session.threads != _torch_threads()):
             session = None
         if session is None:
@@ -86,8 +89,8 @@ def release_if_unused(model):
         model.__dict__.pop('_onnxruntime_session', None)
 
 
-def predict(model, arrays, precision='float32'):
+def predict(model, arrays, precision='float32', signature=None):
     if precision != 'float32':
         raise ConfigError('model %r: the onnxruntime provider runs float32 only, not %r'
                           % (model.name, precision))
-    return session_for(model).run(arrays)
+    return session_for(model, signature).run(arrays)

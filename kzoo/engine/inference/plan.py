@@ -231,10 +231,12 @@ def plan_key(shapes, dtypes, precision='float32'):
             tuple(str(d) for d in dtypes), torch.get_num_threads())
 
 
-def get_plan(model, shapes, dtypes, precision='float32'):
-    """The cached plan for these input shapes/dtypes, compiled (again) when needed."""
+def get_plan(model, shapes, dtypes, precision='float32', signature=None):
+    """The cached plan for these input shapes/dtypes, compiled (again) when needed.
+    ``signature``: :func:`weights_signature` of ``model`` if the caller has it (it walks
+    every variable)."""
     key = plan_key(shapes, dtypes, precision)
-    signature = weights_signature(model)
+    signature = weights_signature(model) if signature is None else signature
     with _lock:
         plans = _plans(model)
         plan = plans.get(key)
@@ -253,9 +255,13 @@ def get_plan(model, shapes, dtypes, precision='float32'):
 
 
 def discard_plan(model, key):
-    """Forget one plan (and the memory of its prepared weights)."""
+    """Forget one plan, and the prepared weights once no plan of ``model`` is left
+    (plans of several shapes share them)."""
     with _lock:
-        _plans(model).pop(key, None)
+        plans = _plans(model)
+        plans.pop(key, None)
+        if not plans:
+            model.__dict__.pop('_inference_weights', None)
 
 
 def clear_plans(model):

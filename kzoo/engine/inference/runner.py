@@ -3,15 +3,16 @@
 It returns ``None`` whenever the plain layer-by-layer path must run instead: a
 backend other than torch, or ``provider='plain'``.
 
-The default provider is ``'torch'``, the compiled plan: its results depend only on the
-model, the batch shape and the thread count, so two processes agree bit for bit.
-``'auto'`` (opt-in: ``predict(..., provider='auto')``, :func:`configure` or
-``$KZOO_INFERENCE=auto``) may pick onnxruntime for a shape where it measured faster
-(:mod:`kzoo.engine.inference.auto`): a choice made by a timing, which can differ from one
-process to the next and with it the last bits of the results.
+The default provider is ``'auto'``: the compiled plan, or onnxruntime (when installed)
+for a float32 shape of a large model where it measured faster on the first batch
+(:mod:`kzoo.engine.inference.auto`). Both equal the plain path to float rounding, but a
+timing decides, so the last bits of the results can differ from one process to the
+next. ``'torch'`` (``predict(..., provider='torch')``, :func:`configure` or
+``$KZOO_INFERENCE=torch``) always runs the plan, whose results depend only on the model,
+the batch shape and the thread count: two processes agree bit for bit.
 
 >>> settings()['provider'], settings()['precision']
-('torch', 'float32')
+('auto', 'float32')
 """
 import os
 
@@ -25,7 +26,7 @@ PRECISIONS = ('float32', 'bfloat16')
 _ALIASES = {None: None, 'fp32': 'float32', 'float32': 'float32', 'bf16': 'bfloat16',
             'bfloat16': 'bfloat16'}
 
-_settings = {'provider': 'torch', 'precision': 'float32'}
+_settings = {'provider': 'auto', 'precision': 'float32'}
 
 
 def _provider_name(name, where):
