@@ -86,6 +86,7 @@ class H5File(object):
     def __init__(self, source, label=None):
         import h5py
         self.label = label or (source if isinstance(source, str) else '<in-memory HDF5>')
+        self._path, self._mapping, self._mapped = None, None, []  # map_dataset's state
         if isinstance(source, (bytes, bytearray)):
             self.size = len(source)
             if not is_hdf5(source):
@@ -100,7 +101,7 @@ class H5File(object):
             if not is_hdf5(source):
                 raise FileFormatError('%s is not an HDF5 file (no HDF5 signature)' % self.label)
             h5precheck.check_file(source, self.label)
-            opener = source
+            opener = self._path = source
         self.budget = EXPANSION_LIMIT * self.size + ALLOWANCE
         try:
             self._file = h5py.File(opener, 'r')
@@ -110,6 +111,7 @@ class H5File(object):
         self.root = self._file
 
     def close(self):
+        self._mapping = False  # views handed out keep the map alive; new ones are refused
         try:
             self._file.close()
         except Exception:
@@ -229,6 +231,65 @@ class H5File(object):
             raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
                                   ) from None
         return out
+
+    def map_dataset(self, group, path, dtype, shape):
+        """A writable copy-on-write view of a dataset's bytes in the file (a private
+        memory map: writes to it stay in this process, never reach the file), or None
+        when that is not safe, and :meth:`read_into` must copy instead.
+
+        Only a dataset stored contiguously, unfiltered, already allocated, of exactly
+        ``dtype`` (native byte order) and ``shape``, whose bytes lie inside the file,
+        start at a multiple of the item size and overlap no dataset mapped before (two
+        weights must never share memory) is mapped. Same checks as :meth:`read`.
+
+        The trade-off of a mapping (as safetensors' and ``torch.load(mmap=True)``):
+        pages not yet written are the file's, so a later change of the file *in place*
+        by another program shows through, and truncating it makes reading those weights
+        fail with SIGBUS. Replacing the file (kzoo's and most writers' temporary file
+        + rename) does not: the mapping keeps the old file."""
+        import h5py
+        if self._mapping is False:
+            return None
+        ds, what, ds_shape, ds_dtype = self._numeric_dataset(group, path)
+        dtype = np.dtype(dtype)
+        if ds_shape is None or tuple(ds_shape) != tuple(shape) or ds_dtype != dtype or \
+                not ds_dtype.isnative or ds_dtype.kind != 'f':
+            return None
+        nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        try:
+            plist = ds.id.get_create_plist()
+            if plist.get_layout() != h5py.h5d.CONTIGUOUS or plist.get_nfilters():
+                return None
+            offset = ds.id.get_offset()
+            if offset is None or ds.id.get_storage_size() != nbytes:
+                return None
+        except Exception:
+            return None  # read_into reports what is wrong, if anything
+        if not nbytes or offset % dtype.itemsize or offset < 0:
+            return None
+        mapping = self._mapped_file()
+        if mapping is None or offset + nbytes > len(mapping):
+            return None
+        end = offset + nbytes
+        if any(start < end and offset < stop for start, stop in self._mapped):
+            return None
+        self._charge(nbytes, what)
+        self._mapped.append((offset, end))
+        return np.frombuffer(mapping, dtype, nbytes // dtype.itemsize, offset).reshape(shape)
+
+    def _mapped_file(self):
+        """A private (copy-on-write) map of the file libhdf5 has open, or None."""
+        if self._mapping is None:
+            self._mapping = False
+            if self._path is not None and os.name == 'posix':
+                import mmap
+                try:
+                    fd = self._file.id.get_vfd_handle()  # the very file libhdf5 reads
+                    if os.fstat(fd).st_size > 0:
+                        self._mapping = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+                except (OSError, ValueError, TypeError, RuntimeError):
+                    pass
+        return None if self._mapping is False else self._mapping
 
     def dataset_info(self, group, path=None, charge=True):
         """``(shape, dtype)`` of a dataset after the checks :meth:`read` makes (links,

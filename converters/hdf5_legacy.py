@@ -120,7 +120,7 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
         with skipping_initializers():
             model = build_model(config, era.major, report, custom_objects, safe_mode, label,
                                 weights_budget=h5.budget)
-        assign_entries(model, h5, entries, era, report)
+        assign_entries(model, h5, entries, era, report, mapped=_mapping_allowed())
         training = h5.text_attr(h5.root, 'training_config')
         if training is not None:
             restore_training_config(model, parse_json(training, '%s training_config'
@@ -148,8 +148,13 @@ def load_weights(model, path, by_name=False, skip_mismatch=False, kernels=None):
     return report
 
 
-def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch=False):
-    """Match file layer entries to model layers, convert their arrays and set them."""
+def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch=False,
+                   mapped=False):
+    """Match file layer entries to model layers, convert their arrays and set them.
+
+    ``mapped=True`` (a model built for this file, whose weights nobody else holds yet)
+    lets weights that need no conversion become copy-on-write views of the file
+    (:meth:`~kzoo.converters.h5safe.H5File.map_dataset`) instead of copies."""
     with_weights = [e for e in entries if e[1]]
     layers = [l for l in model.layers if l.weights]
     pairs = []
@@ -186,7 +191,9 @@ def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch
     # Every check has passed (shapes of the direct reads were checked from metadata).
     for targets, group, weight_names in direct:
         for (variable, view), weight_name in zip(targets, weight_names):
-            h5.read_into(group, weight_name, view)
+            if not (mapped and _adopt(variable, h5.map_dataset(group, weight_name, view.dtype,
+                                                               view.shape))):
+                h5.read_into(group, weight_name, view)
             _written(variable)
     K.batch_set_value(values)
 
@@ -253,6 +260,31 @@ def _writable_view(variable):
     if not (array.flags.writeable and array.flags.c_contiguous):
         return None
     return array
+
+
+MMAP_ENV = 'KZOO_MMAP_WEIGHTS'
+
+
+def _mapping_allowed():
+    """``load_model`` maps weights from the file unless ``$KZOO_MMAP_WEIGHTS`` is ``0``
+    (then every weight is a private copy, as Keras makes: nothing shows through if the
+    file is later changed in place; see ``H5File.map_dataset`` for the trade-off)."""
+    return os.environ.get(MMAP_ENV, '1').strip().lower() not in ('0', 'false', 'no', 'off')
+
+
+def _adopt(variable, array):
+    """Make ``array`` (a file view) the memory of ``variable``; False when not possible
+    (no view, or not a CPU torch weight: a numpy weight is an array the layer owns)."""
+    if array is None or not (hasattr(variable, 'set_') and hasattr(variable, 'device')) or \
+            variable.device.type != 'cpu':
+        return False
+    import torch
+    tensor = torch.from_numpy(array)
+    if tensor.dtype != variable.dtype or tuple(tensor.shape) != tuple(variable.shape):
+        return False
+    with torch.no_grad():
+        variable.set_(tensor)  # in place: the variable object and its version counter stay
+    return True
 
 
 def _written(variable):

@@ -42,6 +42,7 @@ def _count_reads(monkeypatch):
 
 def test_load_model_reads_straight_into_weights(backend, tmp_path, monkeypatch):
     from kzoo.models import load_model
+    monkeypatch.setenv('KZOO_MMAP_WEIGHTS', '0')  # copies (test_loading_mmap: file views)
     model = _model()
     path = str(tmp_path / 'm.h5')
     model.save(path)
