@@ -207,8 +207,12 @@ def _write_onnx(held, dst, check, options):
     graph = options.get('_graph') or build_graph(held.model, options.get('opset', 17),
                                                  options.get('dynamic_batch', True))
     size = check.size if check is not None else None
-    with Staging(dst, options.get('external_data', False)) as staging:
-        write_graph(graph, staging)
+    writing = options.get('_writing')
+    with (writing.staging if writing else Staging(dst, options['external_data'])) as staging:
+        if writing:   # started while the weights were loaded
+            writing.join()
+        else:
+            write_graph(graph, staging)
         graph.release()
         if size is not None:
             size.graph.release()
@@ -375,34 +379,44 @@ def convert(src, dst, src_format=None, dst_format=None, weights=None, opset=17,
     options = {'opset': opset, 'external_data': external_data,
                'dynamic_batch': dynamic_batch, '_format': dst_fmt}
     smaller = check and dst_fmt == 'onnx' and inputs is None and not full_size_check
-    with K.using('numpy'):
-        reference = size = None
-        if src_fmt == 'hdf5-model' and weights is None and not data_format:
-            from kzoo.converters.streaming import open_hdf5_model, run_loading
-            with open_hdf5_model(src, custom_objects, safe_mode) as (model, loader):
-                size = _onnx_check_size(model, options) if smaller else None
-                if check and size is None:
-                    # weights read layer by layer while kzoo computes the reference
-                    arrays = _check_inputs(model, inputs)
-                    reference = Check(arrays, run_loading(model, loader, arrays), tolerance)
-            del loader
-            smaller = False
-        else:
-            model = read_model(src, src_fmt, weights, custom_objects, safe_mode)
-        if data_format:
-            model, layout_error = _convert_layout(model, data_format, check, tolerance)
-            if layout_error is not None:
-                notes.append('data format %s (kzoo before and after agree to %.3g)'
-                             % (data_format, layout_error))
-        if smaller:
-            size = _onnx_check_size(model, options)
-        if check and reference is None:
-            reference = _reference(model, inputs, tolerance, size)
-            if reference.size is not None:
+    try:
+        with K.using('numpy'):
+            reference = size = None
+            if src_fmt == 'hdf5-model' and weights is None and not data_format:
+                from kzoo.converters.streaming import open_hdf5_model, run_loading
+                with open_hdf5_model(src, custom_objects, safe_mode) as (model, loader):
+                    # weights read layer by layer while kzoo computes the reference, and
+                    # an ONNX file is written as they arrive
+                    loaded = _start_onnx_writing(model, dst, options) if check else None
+                    size = _onnx_check_size(model, options) if smaller else None
+                    if size is not None:
+                        reference = _small_reference(model, loader, tolerance, size, loaded)
+                    if check and reference is None:
+                        arrays = _check_inputs(model, inputs)
+                        reference = Check(arrays, run_loading(model, loader, arrays, loaded),
+                                          tolerance)
+                del loader
+                smaller = False
+            else:
+                model = read_model(src, src_fmt, weights, custom_objects, safe_mode)
+            if data_format:
+                model, layout_error = _convert_layout(model, data_format, check, tolerance)
+                if layout_error is not None:
+                    notes.append('data format %s (kzoo before and after agree to %.3g)'
+                                 % (data_format, layout_error))
+            if smaller:
+                size = _onnx_check_size(model, options)
+            if check and reference is None:
+                reference = _reference(model, inputs, tolerance, size)
+            if reference is not None and reference.size is not None:
                 notes.append(reference.size.describe([t.shape for t in model.inputs]))
-        held = _Held(model)
-        del model
-        error, files, note = WRITERS[dst_fmt](held, dst, reference, options)
+            held = _Held(model)
+            del model
+            error, files, note = WRITERS[dst_fmt](held, dst, reference, options)
+    except BaseException:
+        if '_writing' in options:
+            options['_writing'].abort()
+        raise
     if note:
         notes.append(note)
     return ConvertResult(os.fspath(src), os.fspath(dst), src_fmt, dst_fmt, error,
@@ -417,14 +431,61 @@ def _check_inputs(model, inputs, shapes=None):
     return [np.asarray(a) for a in (arrays if isinstance(arrays, (list, tuple)) else [arrays])]
 
 
+def _onnx_graph(model, options):
+    """The ONNX graph of ``model`` (built once, kept in ``options`` for writing)."""
+    if '_graph' not in options:
+        from kzoo.converters.onnx_export.export import build_graph
+        options['_graph'] = build_graph(model, options['opset'], options['dynamic_batch'])
+    return options['_graph']
+
+
+def _start_onnx_writing(model, dst, options):
+    """For an ONNX destination: start writing the file in a thread that follows the
+    loading of the weights; returns the ``loaded(step)`` callback for
+    :func:`~kzoo.converters.streaming.run_loading` (None for other destinations)."""
+    if options['_format'] != 'onnx':
+        return None
+    from kzoo.converters.onnx_export.export import BackgroundWrite
+    writing = BackgroundWrite(_onnx_graph(model, options), dst, options['external_data'])
+    options['_writing'] = writing
+    return writing.loaded
+
+
 def _onnx_check_size(model, options):
-    """The smaller size to check the ONNX export of ``model`` at, or None; the graph
-    built for the model's own size is kept in ``options`` for writing."""
+    """The smaller size to check the ONNX export of ``model`` at, or None."""
     from kzoo.converters.onnx_export.check_size import smaller_check_size
-    from kzoo.converters.onnx_export.export import build_graph
-    graph = build_graph(model, options['opset'], options['dynamic_batch'])
-    options['_graph'] = graph
-    return smaller_check_size(model, graph, options['opset'], options['dynamic_batch'])
+    return smaller_check_size(model, _onnx_graph(model, options), options['opset'],
+                              options['dynamic_batch'])
+
+
+class _Loading(object):
+    """A layer loader that remembers whether loading itself failed."""
+
+    def __init__(self, loader):
+        self.loader, self.failed = loader, False
+
+    def ensure(self, layer):
+        try:
+            self.loader.ensure(layer)
+        except BaseException:
+            self.failed = True
+            raise
+
+
+def _small_reference(model, loader, tolerance, size, loaded=None):
+    """kzoo's outputs at ``size`` while the weights are read (None if a layer cannot run
+    at that size: the caller computes them at the model's size)."""
+    from kzoo.converters.onnx_export.blas import one_thread
+    from kzoo.converters.streaming import run_loading
+    arrays = _check_inputs(model, None, size.shapes)
+    loading = _Loading(loader)
+    try:
+        with one_thread():   # small matrices: BLAS threads would only spin
+            return Check(arrays, run_loading(model, loading, arrays, loaded), tolerance, size)
+    except Exception:
+        if loading.failed:
+            raise
+    return None
 
 
 def _reference(model, inputs, tolerance, size):

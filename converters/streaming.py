@@ -141,16 +141,19 @@ def load_hdf5_model(path, custom_objects=None, safe_mode=True):
     return model
 
 
-def run_loading(model, loader, arrays):
+def run_loading(model, loader, arrays, loaded=None):
     """``model``'s outputs (numpy) on ``arrays``, each layer's weights loaded by
-    ``loader`` just before the layer first runs (Container._run_graph's loop)."""
+    ``loader`` just before the layer first runs (Container._run_graph's loop);
+    ``loaded(step)`` is called once the layer of ``model._plan[step]`` is loaded."""
     values = {}
     for tensor, array in zip(model.inputs, arrays):
         values[id(tensor)] = (K.convert_to_tensor(np.asarray(array)), None)
     with K.no_grad():
-        for node in model._plan:
+        for step, node in enumerate(model._plan):
             layer = node.outbound_layer
             loader.ensure(layer)
+            if loaded is not None:
+                loaded(step)
             inputs = [values[id(t)] for t in node.input_tensors]
             masks = [m for _, m in inputs]
             masks = None if all(m is None for m in masks) else unpack_singleton(masks)

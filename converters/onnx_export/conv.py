@@ -20,9 +20,10 @@ from kzoo.layers.convolutional import spatial_dims
 
 def keras_to_onnx_kernel(kernel):
     """``(*k, a, b)`` -> ``(b, a, *k)``: Conv weights from Keras conv kernels, and
-    ConvTranspose weights ``(in, out, *k)`` from Keras transposed kernels."""
+    ConvTranspose weights ``(in, out, *k)`` from Keras transposed kernels (a transposed
+    view: the writer copies it into a reused buffer)."""
     n = kernel.ndim - 2
-    return np.ascontiguousarray(kernel.transpose((n + 1, n) + tuple(range(n))))
+    return kernel.transpose((n + 1, n) + tuple(range(n)))
 
 
 def kernel_dims(shape):

@@ -133,19 +133,79 @@ class Staging(object):
         return False
 
 
-def write_graph(graph, staging):
-    """Write ``graph`` (and its external data) into ``staging``, flushed to disk."""
+def write_graph(graph, staging, ready=None):
+    """Write ``graph`` (and its external data) into ``staging``, flushed to disk;
+    ``ready``: see :meth:`OnnxGraph.write`."""
     from kzoo import __version__ as version
     with open(staging.model_path, 'wb') as model_file:
         if staging.data_path:
             with open(staging.data_path, 'wb') as data_file:
-                graph.write(model_file, version, data_file, staging.data_name)
+                graph.write(model_file, version, data_file, staging.data_name, ready=ready)
                 data_file.flush()
                 os.fsync(data_file.fileno())
         else:
-            graph.write(model_file, version)
+            graph.write(model_file, version, ready=ready)
         model_file.flush()
         os.fsync(model_file.fileno())
+
+
+class _Aborted(Exception):
+    pass
+
+
+class BackgroundWrite(object):
+    """:func:`write_graph` in a thread that follows the loading of the weights: each
+    weight is written once :meth:`loaded` has reported its layer's plan step, so the
+    file is written (and flushed to disk) while kzoo loads and runs the model.
+    :meth:`join` when all is loaded; :meth:`abort` otherwise. The files are in
+    ``staging`` (a :class:`Staging`, discarded by :meth:`abort`)."""
+
+    def __init__(self, graph, path, external_data):
+        import threading
+        self.graph = graph
+        self.staging = Staging(path, external_data)
+        self._done = -1
+        self._aborted = False
+        self.waiting_for = None
+        self._error = None
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name='kzoo-onnx-writer', daemon=True)
+        self._thread.start()
+
+    def loaded(self, step):
+        """The layers of plan steps up to ``step`` have their weights."""
+        with self._condition:
+            self._done = max(self._done, step)
+            self._condition.notify_all()
+
+    def _ready(self, init):
+        with self._condition:
+            while self._done < init.step and not self._aborted:
+                self.waiting_for = init.step   # for tests: where the writer waits
+                self._condition.wait()
+            self.waiting_for = None
+            if self._aborted:
+                raise _Aborted()
+
+    def _run(self):
+        try:
+            write_graph(self.graph, self.staging, self._ready)
+        except BaseException as e:   # reported by join
+            self._error = e
+
+    def join(self):
+        """Every weight is loaded: wait for the file; its error, if any, is raised."""
+        self.loaded(float('inf'))
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self):
+        with self._condition:
+            self._aborted = True
+            self._condition.notify_all()
+        self._thread.join()
+        self.staging.discard()
 
 
 def to_onnx(model, path, opset=DEFAULT_OPSET, dynamic_batch=True, external_data=False,

@@ -23,20 +23,23 @@ Node = collections.namedtuple('Node', 'op_type inputs outputs name attributes do
 
 
 class Initializer(object):
-    """A weight or constant: shape and dtype known up front, data made on demand."""
-    __slots__ = ('name', 'dims', 'dtype', 'producer')
+    """A weight or constant: shape and dtype known up front, data made on demand.
+    ``step``: the index in the model's plan of the layer call that registered a weight
+    (its variables are set once that layer is loaded), -1 for a constant."""
+    __slots__ = ('name', 'dims', 'dtype', 'producer', 'step')
 
-    def __init__(self, name, dims, dtype, producer):
+    def __init__(self, name, dims, dtype, producer, step=-1):
         self.name, self.dims, self.dtype, self.producer = name, tuple(dims), np.dtype(dtype), \
             producer
+        self.step = step
 
     @property
     def nbytes(self):
         return int(np.prod(self.dims, dtype='int64')) * self.dtype.itemsize
 
     def blocks(self):
-        """The data as contiguous little-endian arrays, in order (one, or several for a
-        :class:`GatheredRows`)."""
+        """The data as arrays, in order (one, or several for a :class:`GatheredRows`);
+        a strided view (a transposed kernel) is made contiguous by the writer."""
         value = self.producer()
         if not isinstance(value, GatheredRows):
             value = np.asarray(value)
@@ -45,7 +48,7 @@ class Initializer(object):
                                  % (self.name, value.shape, value.dtype, self.dims, self.dtype))
         if isinstance(value, GatheredRows):
             return value.blocks()
-        return [np.ascontiguousarray(value)]
+        return [value]
 
 
 class GatheredRows(object):
@@ -78,6 +81,7 @@ class OnnxGraph(object):
         self._keys = {}
         self._small = {}
         self._aliases = {}
+        self.step = -1             # the model's plan step being exported
 
     # ---- names --------------------------------------------------------------------------
 
@@ -144,7 +148,7 @@ class OnnxGraph(object):
         if key in self._keys:
             return self._keys[key]
         init_name = self.unique(name)
-        self.initializers[init_name] = Initializer(init_name, dims, dtype, producer)
+        self.initializers[init_name] = Initializer(init_name, dims, dtype, producer, self.step)
         self._keys[key] = init_name
         return init_name
 
@@ -194,13 +198,14 @@ class OnnxGraph(object):
         return proto.graph_core(self.name, nodes, inputs, outputs)
 
     def write(self, model_file, producer_version, data_file=None, data_location=None,
-              inline_limit=1024, doc=''):
+              inline_limit=1024, doc='', ready=None):
         """Write the model to the open binary file ``model_file``.
 
         With ``data_file`` (an open binary file whose name, relative to the model, is
         ``data_location``) every initializer over ``inline_limit`` bytes goes there,
         at 4096-byte aligned offsets (so onnxruntime can map it); the rest stays inline.
-        Weights are produced and written one at a time.
+        Weights are produced and written one at a time, each after ``ready(initializer)``
+        returns (a writer that follows the loading of the weights).
         """
         header = proto.model_header(self.opset, ir_version(self.opset), 'kzoo',
                                     producer_version, doc)
@@ -229,6 +234,7 @@ class OnnxGraph(object):
         model_file.write(proto.len_prefix(7, graph_length))
         model_file.write(core)
         self.placements = {}
+        scratch = _Scratch()
         for (init, head, inline_bytes, data_offset), entry_prefix in zip(plan, entries):
             model_file.write(entry_prefix)
             model_file.write(head)
@@ -241,13 +247,16 @@ class OnnxGraph(object):
                 position = data_file.tell()
                 if position < data_offset:
                     data_file.write(b'\0' * (data_offset - position))
+            if ready is not None:
+                ready(init)
             for block in init.blocks():
-                data = memoryview(_little_endian(block)).cast('B')
+                data = memoryview(scratch.contiguous(_little_endian(block))).cast('B')
                 target.write(data)
                 if init.nbytes <= inline_limit:   # kept for write_view (shape constants)
                     self.placements[init.name] = self.placements[init.name][:3] + (
                         bytes(data),)
                 del block, data
+        scratch.close()
 
 
     def write_view(self, view_file, model_location, producer_version, placements=None):
@@ -276,6 +285,37 @@ class OnnxGraph(object):
         """Forget how to produce the weights (and the model they come from)."""
         for init in self.initializers.values():
             init.producer = None
+
+
+class _Scratch(object):
+    """One buffer, reused, that strided weights are copied into before being written
+    (a new array per kernel would cost the page faults of all the weights once more).
+    It is an anonymous memory map, so its pages go back to the OS when it is closed
+    (a writer thread's malloc arena would keep them)."""
+
+    def __init__(self):
+        self.map, self.size = None, 0
+
+    def contiguous(self, array):
+        if array.flags.c_contiguous:
+            return array
+        if array.nbytes > self.size:
+            self.close()
+            import mmap
+            self.size = max(array.nbytes, 1 << 20)
+            self.map = mmap.mmap(-1, self.size)
+        out = np.frombuffer(self.map, np.uint8, array.nbytes).view(array.dtype).reshape(
+            array.shape)
+        np.copyto(out, array)
+        return out
+
+    def close(self):
+        if self.map is not None:
+            try:
+                self.map.close()
+            except BufferError:   # a view is still alive: the map goes with it
+                pass
+            self.map, self.size = None, 0
 
 
 def _little_endian(array):

@@ -36,7 +36,10 @@ def export_container(ctx, model, inputs, masks=None):
     masks = masks or [None] * len(inputs)
     for tensor, value, mask in zip(model.inputs, inputs, masks):
         values[id(tensor)] = (value, mask)
-    for node in model._plan:
+    top = ctx.g.step < 0   # the outermost model: weights remember their plan step
+    for step, node in enumerate(model._plan):
+        if top:
+            ctx.g.step = step
         layer = node.outbound_layer
         ins = [values[id(t)] for t in node.input_tensors]
         shapes = [t.shape for t in node.output_tensors]
@@ -46,6 +49,8 @@ def export_container(ctx, model, inputs, masks=None):
                                          node.arguments, shapes)
         for tensor, value, mask in zip(node.output_tensors, outputs, out_masks):
             values[id(tensor)] = (value, mask)
+    if top:
+        ctx.g.step = -1
     results = [values[id(t)] for t in model.outputs]
     return [v for v, _ in results], [m for _, m in results]
 
