@@ -34,8 +34,9 @@ def _args(p):
     p.add_argument('--provider', choices=('auto', 'torch', 'onnxruntime', 'plain'),
                    default=None,
                    help='what runs the model: auto (default: the compiled plan, or onnxruntime '
-                   'where installed and measured faster), torch (always the plan: results '
-                   'reproducible bit for bit), onnxruntime, or plain (layer by layer)')
+                   'where installed and measured faster; images that fit in one batch run the '
+                   'plan, which starts sooner), torch (always the plan: results reproducible '
+                   'bit for bit), onnxruntime, or plain (layer by layer)')
 
 
 @command('predict', help='classify images with an application or a model file',
@@ -58,7 +59,13 @@ def run(args):
                       for path in args.images])
     if mode != 'none':
         batch = imagenet.preprocess_input(batch, mode=mode)
-    preds = model.predict(batch, precision=args.precision, provider=args.provider)
+    provider = args.provider
+    if provider is None and len(batch) <= args.batch_size:
+        # One batch: auto's first batch would export the model to onnxruntime and time
+        # both (seconds for a large model) to speed up batches that never come.
+        provider = 'torch'
+    preds = model.predict(batch, batch_size=args.batch_size, precision=args.precision,
+                          provider=provider)
     if preds.ndim == 2 and preds.shape[1] == 1000:
         decoded = imagenet.decode_predictions(preds, top=args.top)
     else:

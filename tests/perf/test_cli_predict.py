@@ -41,8 +41,8 @@ def _scores(capsys, argv):
     return [(l[0], float(l[-1])) for l in lines]
 
 
-@pytest.mark.parametrize('options', [[], ['--provider', 'torch'],
-                                     ['--provider', 'onnxruntime'],
+@pytest.mark.parametrize('options', [[], ['--batch-size', '1'], ['--provider', 'auto'],
+                                     ['--provider', 'torch'], ['--provider', 'onnxruntime'],
                                      ['--precision', 'bfloat16']])
 def test_cli_predict_equals_plain_path(files, capsys, options):
     if '--provider' in options and 'onnxruntime' in options:
