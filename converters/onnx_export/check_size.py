@@ -181,15 +181,13 @@ class _Judge(object):
 def same_graph(a, b):
     """Do two :class:`OnnxGraph` have the same nodes, initializers (names, shapes, types,
     weight sources and transforms, constant values)?"""
-    from kzoo.converters.onnx_export import proto
     if len(a.nodes) != len(b.nodes) or list(a.initializers) != list(b.initializers):
         return False
     if a._keys != b._keys:
         return False
     for x, y in zip(a.nodes, b.nodes):
-        if proto.encode_node(x.op_type, x.inputs, x.outputs, x.name, x.attributes, x.domain) \
-                != proto.encode_node(y.op_type, y.inputs, y.outputs, y.name, y.attributes,
-                                     y.domain):
+        if x[:3] != y[:3] or x.domain != y.domain or x.name != y.name or \
+                not _same_attributes(x.attributes, y.attributes):
             return False
     consts = set(a._small.values())
     if consts != set(b._small.values()):
@@ -200,6 +198,20 @@ def same_graph(a, b):
             return False
         if name in consts and np.asarray(x.producer()).tobytes() != \
                 np.asarray(y.producer()).tobytes():
+            return False
+    return True
+
+
+def _same_attributes(a, b):
+    if a.keys() != b.keys():
+        return False
+    for key, x in a.items():
+        y = b[key]
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            x, y = np.asarray(x), np.asarray(y)
+            if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
+                return False
+        elif type(x) is not type(y) or x != y:
             return False
     return True
 
@@ -224,5 +236,6 @@ def smaller_check_size(model, graph, opset, dynamic_batch):
         except Exception:
             continue
         if same_graph(graph, small):
+            small.same_nodes_as(graph)
             return CheckSize(shapes, small)
     return None

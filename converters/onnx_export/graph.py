@@ -82,6 +82,8 @@ class OnnxGraph(object):
         self._small = {}
         self._aliases = {}
         self.step = -1             # the model's plan step being exported
+        self._node_bytes = None    # the nodes encoded (once written)
+        self._node_source = None   # a graph with the same nodes (same_nodes_as)
 
     # ---- names --------------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class OnnxGraph(object):
         """Add a node; returns its output names. ``outputs`` is a count or a list of names;
         ``name`` defaults to the op type (made unique)."""
         name = self.unique(name or op_type, self._node_names)
+        self._node_bytes = None
         if isinstance(outputs, int):
             outputs = [self.unique('%s:%d' % (name, i)) for i in range(outputs)]
         self.nodes.append(Node(op_type, list(inputs), list(outputs), name, attributes, domain))
@@ -182,6 +185,7 @@ class OnnxGraph(object):
         return wanted
 
     def _rename(self, old, new):
+        self._node_bytes = None
         self._aliases[old] = new
         for i, n in enumerate(self.nodes):
             if old in n.inputs or old in n.outputs:
@@ -190,9 +194,20 @@ class OnnxGraph(object):
 
     # ---- writing ---------------------------------------------------------------------------
 
+    def same_nodes_as(self, other):
+        """This graph's nodes are ``other``'s (checked by the caller): encode them once."""
+        self._node_source = other
+
+    def _encoded_nodes(self):
+        if self._node_source is not None:
+            return self._node_source._encoded_nodes()
+        if self._node_bytes is None:
+            self._node_bytes = [proto.encode_node(n.op_type, n.inputs, n.outputs, n.name,
+                                                  n.attributes, n.domain) for n in self.nodes]
+        return self._node_bytes
+
     def _core(self):
-        nodes = [proto.encode_node(n.op_type, n.inputs, n.outputs, n.name, n.attributes,
-                                   n.domain) for n in self.nodes]
+        nodes = self._encoded_nodes()
         inputs = [proto.encode_value_info(*i) for i in self.inputs]
         outputs = [proto.encode_value_info(*o) for o in self.outputs]
         return proto.graph_core(self.name, nodes, inputs, outputs)

@@ -41,6 +41,8 @@ def elem_type(dtype):
 
 def varint(n):
     n = int(n)
+    if 0 <= n < 128:
+        return _SMALL[n]
     if n < 0:
         n += 1 << 64  # int64 fields: two's complement, ten bytes
     out = bytearray()
@@ -52,6 +54,9 @@ def varint(n):
         else:
             out.append(byte)
             return bytes(out)
+
+
+_SMALL = [bytes((i,)) for i in range(128)]
 
 
 def _tag(field, wire):
