@@ -136,16 +136,24 @@ def _window(layer):
     return tuple(kernel), tuple(strides), tuple(dilation), padding
 
 
+class _Rejected(Exception):
+    pass
+
+
 class _Judge(object):
-    """Collects why a smaller size does not prove as much as the model's own."""
+    """Stops the shape pass (:class:`_Rejected`) where a smaller size does not prove as
+    much as the model's own; ``reason`` says why."""
 
     def __init__(self, data_format):
         self.data_format = data_format
         self.reason = None
 
     def __call__(self, layer, in_small, in_full, out_small, out_full):
+        self._judge(layer, in_small, in_full, out_small, out_full)
         if self.reason:
-            return
+            raise _Rejected(self.reason)
+
+    def _judge(self, layer, in_small, in_full, out_small, out_full):
         for small, full in zip(list(in_small) + list(out_small), list(in_full) + list(out_full)):
             if not self._similar(small, full):
                 self.reason = '%s: shape %s at the smaller size, %s at the model\'s' % (
@@ -224,12 +232,9 @@ def smaller_check_size(model, graph, opset, dynamic_batch):
         return None
     full_shapes = [tuple(t.shape) for t in model.inputs]
     for shapes in candidates(full_shapes, data_format):
-        judge = _Judge(data_format)
         try:
-            _shape_pass(model, shapes, judge)
-        except Exception:   # a layer that cannot take this size: try a larger one
-            continue
-        if judge.reason:
+            _shape_pass(model, shapes, _Judge(data_format))
+        except Exception:   # rejected, or a layer cannot take this size: try a larger one
             continue
         try:
             small = build_graph(model, opset, dynamic_batch, input_shapes=shapes)
