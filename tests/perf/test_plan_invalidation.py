@@ -141,3 +141,15 @@ def test_thread_count_is_part_of_the_plan(model):
     finally:
         torch.set_num_threads(previous)
     assert len(_plans(model)) == 2
+
+
+def test_forgotten_plans_release_their_prepared_weights(model, monkeypatch):
+    from kzoo.engine.inference import plan as plan_module
+    monkeypatch.setattr(plan_module, 'MAX_PLANS', 1)
+    for batch in (2, 5, 1):
+        x = images((batch, 6, 6, 3))
+        assert_matches(model.predict(x), plain(model, x), 1e-4)
+    [last] = _plans(model)
+    assert set(model.__dict__['_inference_weights'][1]) == set(last.shared_keys)
+    inference.clear_plans(model)
+    assert '_inference_weights' not in model.__dict__

@@ -65,6 +65,7 @@ class _Context(object):
         self.graph = graph
         self.dtype = dtype
         self._shared = shared if shared is not None else {}
+        self.used = set()  # keys of the shared weights this plan holds
         self.group_of = {}
         self.fresh = set()
         self._producer = {s: op for op in graph.ops for s in op.outputs}
@@ -74,6 +75,7 @@ class _Context(object):
         same weights): prepared weights do not depend on the batch size."""
         if key not in self._shared:
             self._shared[key] = make()
+        self.used.add(key)
         return self._shared[key]
 
     def producer(self, slot):
@@ -114,6 +116,7 @@ class InferencePlan(object):
         ctx = _Context(graph, self.dtype, _shared_weights(model, self.signature))
         with torch.no_grad():
             self.steps = self._compile(graph, ctx)
+        self.shared_keys = frozenset(ctx.used)
         self.input_slots = graph.input_slots
         self.output_slots = graph.output_slots
         self.n_slots = graph.n_slots
@@ -251,7 +254,21 @@ def get_plan(model, shapes, dtypes, precision='float32', signature=None):
         plans[key] = plan
         while len(plans) > MAX_PLANS:
             plans.popitem(last=False)
+            _prune_shared(model, plans)
     return plan
+
+
+def _prune_shared(model, plans):
+    """Forget prepared weights no remaining plan uses (a forgotten batch size's layouts)."""
+    entry = model.__dict__.get('_inference_weights')
+    if entry is None:
+        return
+    if not plans:
+        model.__dict__.pop('_inference_weights', None)
+        return
+    used = frozenset().union(*(p.shared_keys for p in plans.values()))
+    for key in [k for k in entry[1] if k not in used]:
+        del entry[1][key]
 
 
 def discard_plan(model, key):
@@ -260,8 +277,7 @@ def discard_plan(model, key):
     with _lock:
         plans = _plans(model)
         plans.pop(key, None)
-        if not plans:
-            model.__dict__.pop('_inference_weights', None)
+        _prune_shared(model, plans)
 
 
 def clear_plans(model):
