@@ -39,18 +39,26 @@ def size_of_lengths(buf):
 
 
 def check_global_heaps(buf, label):
-    """Raise :class:`FileFormatError` if a global heap collection in ``buf`` (bytes or
-    an mmap of the file) would make libhdf5 loop for ever or read out of bounds."""
+    """Raise :class:`FileFormatError` if a global heap collection in ``buf`` (bytes, an
+    mmap of the file, or a :class:`_FileBytes`) would make libhdf5 loop for ever or read
+    out of bounds."""
     length_size = size_of_lengths(buf)
     header = 8 + length_size          # H5HG_SIZEOF_HDR: signature, version, reserved, size
     object_header = 8 + length_size   # H5HG_SIZEOF_OBJHDR: index, refs, reserved, size
     end_of_file = len(buf)
-    pos = buf.find(_SIGNATURE)
-    while pos >= 0:
+    # every occurrence ("GCOL" cannot overlap itself, so none is skipped by a step of 4)
+    positions = buf.positions(_SIGNATURE) if isinstance(buf, _FileBytes) else _each(buf)
+    for pos in positions:
         if pos + header <= end_of_file and buf[pos + 4] == 1:  # libhdf5 reads version 1 only
             total = int.from_bytes(buf[pos + 8:pos + 8 + length_size], 'little')
             if header <= total <= end_of_file - pos:  # otherwise libhdf5 fails to read it
                 _walk(buf, pos, total, header, object_header, length_size, label)
+
+
+def _each(buf):
+    pos = buf.find(_SIGNATURE)
+    while pos >= 0:
+        yield pos
         pos = buf.find(_SIGNATURE, pos + 4)
 
 
@@ -90,8 +98,12 @@ class _FileBytes(object):
     WINDOW = 1 << 20  # stays in cache between the read and the search
 
     def __init__(self, f):
-        self.fd = f.fileno()
-        self.size = os.fstat(self.fd).st_size
+        """``f``: an open file, or another :class:`_FileBytes` (its file, a new window)."""
+        if isinstance(f, _FileBytes):
+            self.fd, self.size = f.fd, f.size
+        else:
+            self.fd = f.fileno()
+            self.size = os.fstat(self.fd).st_size
         self._buffer = None
 
     def __len__(self):
@@ -107,19 +119,47 @@ class _FileBytes(object):
         return data[0]
 
     def find(self, sub, start=0):
+        for at in self._between(sub, start, self.size):
+            return at
+        return -1
+
+    def positions(self, sub):
+        """Every position of ``sub``, in order; a large file is searched in parts by
+        several threads (the reads and numpy's comparisons run without the GIL)."""
+        workers = min(_cpus(), self.size // self.PART)
+        if workers < 2:
+            return list(self._between(sub, 0, self.size))
+        import concurrent.futures
+        cuts = [self.size * k // workers for k in range(workers + 1)]
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            parts = pool.map(lambda k: list(_FileBytes(self)._between(sub, cuts[k], cuts[k + 1])),
+                             range(workers))
+            return [at for part in parts for at in part]
+
+    PART = 32 << 20  # the least worth a thread of its own
+
+    def _between(self, sub, start, end):
+        """Positions p of ``sub`` with start <= p < end, in order."""
         overlap = len(sub) - 1
-        if self._buffer is None or len(self._buffer) < self.WINDOW + overlap:
+        if self._buffer is None or len(self._buffer) != self.WINDOW + overlap:
             self._buffer = _Finder(self.WINDOW + overlap)
         finder = self._buffer
-        while start < self.size:
+        while start < end:
             n = _read_into(self.fd, finder.data, start)
-            at = finder.find(n, sub)
-            if at >= 0:
-                return start + at
+            for at in finder.search(n, sub):
+                if start + at >= end:
+                    break
+                yield start + at
             if start + n >= self.size:
                 break
-            start += max(n - overlap, 1)
-        return -1
+            start += self.WINDOW  # a full window: n is WINDOW + overlap
+
+
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _read_into(fd, buffer, offset):
@@ -134,7 +174,7 @@ def _read_into(fd, buffer, offset):
 
 
 class _Finder(object):
-    """A reused window and scratch masks for :meth:`find` (no allocation per window)."""
+    """A reused window and scratch masks for :meth:`search` (no allocation per window)."""
 
     def __init__(self, size):
         import numpy as np
@@ -146,8 +186,8 @@ class _Finder(object):
     def __len__(self):
         return len(self.data)
 
-    def find(self, n, sub):
-        """The first position of ``sub`` in the first ``n`` bytes, or -1.
+    def search(self, n, sub):
+        """The positions of ``sub`` in the first ``n`` bytes, in order (a generator).
 
         Every occurrence of a needle of 3 or more bytes at position p covers an
         even-aligned byte pair that is either ``sub[0:2]`` (p even) or ``sub[1:3]`` (p
@@ -155,33 +195,38 @@ class _Finder(object):
         (bytes.find crawls through float weights, whose bytes often hold a needle's
         letters), and each candidate is then compared in full."""
         import numpy as np
-        if len(sub) < 3:
-            return bytes(self.data[:n]).find(sub)
+        size = len(sub)
+        if size < 3:
+            data, at = bytes(self.data[:n]), -1
+            while True:
+                at = data.find(sub, at + 1)
+                if at < 0:
+                    return
+                yield at
         pairs = n // 2
         words = self._bytes[:2 * pairs].view('<u2')
         a, b = self._a[:pairs], self._b[:pairs]
         np.equal(words, int.from_bytes(sub[0:2], 'little'), out=a)
         np.equal(words, int.from_bytes(sub[1:3], 'little'), out=b)
         np.logical_or(a, b, out=b)
-        i, checked, size = 0, 0, len(sub)
+        i, checked = 0, 0
         while i < pairs:  # candidates are rare in weights: step from one to the next
             i += int(b[i:].argmax())
             if not b[i]:
-                return -1
+                return
             for p in (2 * i - 1, 2 * i):
                 if 0 <= p <= n - size and self.data[p:p + size] == sub:
-                    return p
+                    yield p
             i, checked = i + 1, checked + 1
             if checked == 64:  # a window full of candidates ("GCGC..."): all at once
                 at = (np.flatnonzero(b[i:]) + i) * 2
                 at = np.sort(np.concatenate([at - 1, at]))
                 at = at[at <= n - size]
                 for k in range(size):
-                    if not at.size:
-                        break
                     at = at[self._bytes[at + k] == sub[k]]
-                return int(at[0]) if at.size else -1
-        return -1
+                for p in at.tolist():
+                    yield p
+                return
 
 
 _PASSED = collections.OrderedDict()  # files that passed, by identity and change times

@@ -247,9 +247,70 @@ class H5File(object):
         by another program shows through, and truncating it makes reading those weights
         fail with SIGBUS. Replacing the file (kzoo's and most writers' temporary file
         + rename) does not: the mapping keeps the old file."""
-        import h5py
         if self._mapping is False:
             return None
+        extent = self._extent(group, path, dtype, shape)
+        if extent is None:
+            return None
+        offset, nbytes, what = extent
+        dtype = np.dtype(dtype)
+        mapping = self._mapped_file()
+        if offset % dtype.itemsize or mapping is None or offset + nbytes > len(mapping):
+            return None
+        end = offset + nbytes
+        if any(start < end and offset < stop for start, stop in self._mapped):
+            return None
+        self._charge(nbytes, what)
+        self._mapped.append((offset, end))
+        return np.frombuffer(mapping, dtype, nbytes // dtype.itemsize, offset).reshape(shape)
+
+    def contiguous_extent(self, group, path, dtype, shape):
+        """``(offset, nbytes)`` of a dataset whose bytes in the file are exactly those of
+        a C-contiguous ``dtype`` array of ``shape`` (contiguous layout, no filters,
+        allocated, native byte order, inside the file), after the checks :meth:`read`
+        makes, its size charged; else None (then :meth:`read_into` converts)."""
+        extent = self._extent(group, path, dtype, shape)
+        if extent is None or self._path is None or extent[0] + extent[1] > self.size:
+            return None
+        self._charge(extent[1], extent[2])
+        return extent[:2]
+
+    def read_extents(self, jobs):
+        """Fill each ``out`` of ``[(out, offset)]`` (writable C-contiguous arrays) with the
+        file's bytes from ``offset`` (from :meth:`contiguous_extent`): plain reads of the
+        file libhdf5 has open, shared among threads (the copies run in parallel)."""
+        pieces = []
+        for out, offset in jobs:
+            view = memoryview(out).cast('B')
+            for start in range(0, len(view), _PIECE):
+                pieces.append((view[start:start + _PIECE], offset + start))
+        if not pieces:
+            return
+        fd = self._file.id.get_vfd_handle()
+
+        def read(piece):
+            view, offset = piece
+            done = 0
+            while done < len(view):
+                n = os.preadv(fd, [view[done:]], offset + done)
+                if n <= 0:
+                    raise FileFormatError('%s: the file ended at byte %d, inside a dataset'
+                                          % (self.label, offset + done))
+                done += n
+        workers = min(_cpus(), len(pieces))
+        if workers < 2:
+            for piece in pieces:
+                read(piece)
+            return
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            for _ in pool.map(read, pieces):
+                pass
+
+    def _extent(self, group, path, dtype, shape):
+        """``(offset, nbytes, description)`` for :meth:`contiguous_extent`, unchecked
+        against the file's size and not charged; or None."""
+        import h5py
         ds, what, ds_shape, ds_dtype = self._numeric_dataset(group, path)
         dtype = np.dtype(dtype)
         if ds_shape is None or tuple(ds_shape) != tuple(shape) or ds_dtype != dtype or \
@@ -265,17 +326,9 @@ class H5File(object):
                 return None
         except Exception:
             return None  # read_into reports what is wrong, if anything
-        if not nbytes or offset % dtype.itemsize or offset < 0:
+        if not nbytes or offset < 0:
             return None
-        mapping = self._mapped_file()
-        if mapping is None or offset + nbytes > len(mapping):
-            return None
-        end = offset + nbytes
-        if any(start < end and offset < stop for start, stop in self._mapped):
-            return None
-        self._charge(nbytes, what)
-        self._mapped.append((offset, end))
-        return np.frombuffer(mapping, dtype, nbytes // dtype.itemsize, offset).reshape(shape)
+        return offset, nbytes, what
 
     def _mapped_file(self):
         """A private (copy-on-write) map of the file libhdf5 has open, or None."""
@@ -387,6 +440,16 @@ class H5File(object):
         except Exception as e:
             raise FileFormatError('%s: cannot list attributes of %s: %s'
                                   % (self.label, _name(obj), _short(e))) from None
+
+
+_PIECE = 16 << 20  # bytes per read in read_extents: large datasets shared among threads
+
+
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _as_list(value):

@@ -175,7 +175,7 @@ def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch
     for layer, (name, weight_names, group) in pairs:
         targets = _direct_targets(layer, h5, group, weight_names, era)
         if targets is not None:  # read later, straight into the weights' own memory
-            direct.append((targets, group, weight_names))
+            direct.append(targets)
             continue
         arrays = [h5.read(group, w) for w in weight_names]
         try:
@@ -189,12 +189,21 @@ def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch
             warnings.warn('skipping layer %r: %s' % (layer.name, e))
             report.note('layer %r skipped: %s' % (layer.name, e))
     # Every check has passed (shapes of the direct reads were checked from metadata).
-    for targets, group, weight_names in direct:
-        for (variable, view), weight_name in zip(targets, weight_names):
-            if not (mapped and _adopt(variable, h5.map_dataset(group, weight_name, view.dtype,
-                                                               view.shape))):
-                h5.read_into(group, weight_name, view)
-            _written(variable)
+    raw = []  # (view, offset, variable): the file's bytes are the weight's, read as such
+    for targets in direct:
+        for variable, view, ds in targets:
+            if mapped and _adopt(variable, h5.map_dataset(ds, None, view.dtype, view.shape)):
+                _written(variable)
+                continue
+            extent = h5.contiguous_extent(ds, None, view.dtype, view.shape)
+            if extent is None:
+                h5.read_into(ds, None, view)  # HDF5 converts (byte order, float64, filters)
+                _written(variable)
+            else:
+                raw.append((view, extent[0], variable))
+    h5.read_extents([(view, offset) for view, offset, _ in raw])
+    for _, _, variable in raw:
+        _written(variable)
     K.batch_set_value(values)
 
 
@@ -207,8 +216,8 @@ _IDENTICAL_WHEN_MODERN = frozenset(['Conv1D', 'Conv2D', 'Conv3D', 'Conv2DTranspo
 
 
 def _direct_targets(layer, h5, group, weight_names, era):
-    """``[(variable, writable array view)]`` when ``layer``'s datasets can be read
-    straight into its weights (no conversion, same shapes, floats); else None."""
+    """``[(variable, writable array view, dataset)]`` when ``layer``'s datasets can be
+    read straight into its weights (no conversion, same shapes, floats); else None."""
     from kzoo.engine.network import Container
     if isinstance(layer, Container):
         return None
@@ -225,12 +234,13 @@ def _direct_targets(layer, h5, group, weight_names, era):
         if view is None:
             return None
         try:
-            shape, dtype = h5.dataset_info(group, weight_name, charge=False)
+            ds = h5.get(group, weight_name, kind='dataset')
+            shape, dtype = h5.dataset_info(ds, charge=False)
             if tuple(shape or ()) != view.shape or dtype.kind != 'f':
                 return None
         except KzooError:
             return None  # the usual path reports it
-        targets.append((variable, view))
+        targets.append((variable, view, ds))
     return targets
 
 

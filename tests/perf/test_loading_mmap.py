@@ -215,3 +215,43 @@ def test_numpy_backend_copies(tmp_path, monkeypatch):
             assert isinstance(w, np.ndarray) and w.flags.owndata
         got = loaded.get_weights()
     assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(got, expected))
+
+
+@pytest.mark.parametrize('backend', [b for b in ('torch', 'numpy')
+                                     if b in K.available_backends()])
+def test_load_weights_plain_reads_equal_libhdf5s(backend, tmp_path, monkeypatch):
+    """load_weights copies contiguous datasets with plain (threaded) reads of the file;
+    the oracle is libhdf5 reading every dataset (``contiguous_extent`` refusing all)."""
+    from kzoo.converters import h5safe
+    model = _model()
+    path = str(tmp_path / 'w.h5')
+    model.save_weights(path)
+    expected = model.get_weights()
+    monkeypatch.setattr(h5safe, '_PIECE', 64)  # many pieces: threads share each dataset
+    with K.using(backend):
+        raw = randomize(_model(), seed=3)
+        raw.load_weights(path)
+        got_raw = raw.get_weights()
+        monkeypatch.setattr(h5safe.H5File, 'contiguous_extent', lambda self, *a: None)
+        plain = randomize(_model(), seed=3)
+        plain.load_weights(path)
+        got_plain = plain.get_weights()
+    for a, b, c in zip(got_raw, got_plain, expected):
+        assert a.dtype == b.dtype == c.dtype and np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_truncated_file_is_refused_not_read_short(tmp_path, monkeypatch):
+    """A dataset whose bytes run past the end of the file: neither mapped nor read raw;
+    libhdf5's error is reported."""
+    from kzoo.errors import KzooError
+    model = _model()
+    path = str(tmp_path / 'w.h5')
+    model.save_weights(path)
+    with h5py.File(path, 'r') as f:
+        ends = []
+        f.visititems(lambda n, o: ends.append(o.id.get_offset() + o.id.get_storage_size())
+                     if isinstance(o, h5py.Dataset) else None)
+    with open(path, 'r+b') as f:
+        f.truncate(max(ends) - 4)
+    with pytest.raises(KzooError):
+        _model().load_weights(path)
