@@ -127,3 +127,26 @@ def test_failed_load_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(FileFormatError, match='damaged'):
         convert(src, str(tmp_path / 'm.onnx'))
     assert os.listdir(tmp_path) == ['m.h5']
+
+
+@pytest.mark.parametrize('external', [False, True])
+def test_written_file_reads_back(tmp_path, external):
+    from kzoo.converters.onnx_export.written import verify_written
+    from kzoo.errors import ConversionError
+    graph = build_graph(nested_shared_model())
+    staging = Staging(str(tmp_path / 'm.onnx'), external)
+    try:
+        write_graph(graph, staging)
+        verify_written(staging.model_path, graph)
+        data = bytearray(open(staging.model_path, 'rb').read())
+        # a damaged length prefix, a renamed initializer, a changed dim: refused
+        for old, new in ((b'shared/kernel', b'shared/kerneL'), (b'nested_shared', b'nested_sharex')):
+            damaged = tmp_path / 'damaged.onnx'
+            damaged.write_bytes(bytes(data).replace(old, new, 1))
+            with pytest.raises(ConversionError, match='does not read back'):
+                verify_written(str(damaged), graph)
+        damaged.write_bytes(bytes(data[:-3]))
+        with pytest.raises(ConversionError, match='does not read back'):
+            verify_written(str(damaged), graph)
+    finally:
+        staging.discard()
