@@ -181,3 +181,28 @@ def test_unknown_spatial_size_gets_a_plan_per_size():
     _check(model, images((1, 9, 9, 3)), ['conv+bn'])
     _check(model, images((2, 6, 7, 3)), ['conv+bn'])
     assert len(inference.plans_of(model)) == 2
+
+
+def test_dense_kernels_packed_for_several_rows():
+    # From 2 rows (and in bfloat16) Dense runs oneDNN's matmul on a kernel packed for
+    # its row count; one float32 row keeps BLAS on Keras's kernel (no copy).
+    import torch
+    from kzoo.engine.inference import kernels
+    from kzoo.layers import Dense, Input
+    x = Input((64,))
+    model = _model(x, Dense(10)(Dense(32, activation='relu')(x)))
+    randomize(model)
+    for batch in (1, 2, 8):
+        xb = images((batch, 64))
+        assert_matches(model.predict(xb), plain(model, xb), 1e-4)
+    modes = {p.shapes[0][0]: [s.fn.mode for s in p.steps if isinstance(s.fn, kernels.Linear)]
+             for p in inference.plans_of(model)}
+    packed = 'packed' if kernels.oneDNN_ready() else 'addmm'
+    assert modes == {1: ['addmm', 'addmm'], 2: [packed] * 2, 8: [packed] * 2}
+    if kernels.bfloat16_ready():
+        reduced = model.predict(images((1, 64)), precision='bfloat16')
+        assert_matches(reduced, plain(model, images((1, 64))), 2e-2)
+        plan = [p for p in inference.plans_of(model) if p.precision == 'bfloat16'][0]
+        assert [s.fn.mode for s in plan.steps if isinstance(s.fn, kernels.Linear)] == [
+            'packed'] * 2
+        assert plan.dtype == torch.bfloat16

@@ -16,7 +16,8 @@ Fusions made here (each exact up to float rounding):
 - ... -> ReLU (``Activation('relu')``, a ``ReLU()`` layer with default arguments, or
   the convolution's own ``activation='relu'``): applied in the kernel.
 
-``Dense`` becomes one ``addmm`` with its activation (ReLU in place), a lone
+``Dense`` becomes one ``addmm`` with its activation (ReLU in place; on 2-D batches of
+several rows, and in bfloat16, oneDNN's matmul on a packed kernel, ReLU fused), a lone
 ``BatchNormalization`` one ``addcmul``.
 """
 import torch
@@ -254,7 +255,17 @@ def lower_dense(ctx, op):
     def build(ctx):
         kernel = layer.kernel.detach()
         bias = None if layer.bias is None else layer.bias.detach()
-        if ctx.dtype != torch.float32:  # a reduced-precision copy, shared by all batch sizes
+        shape = ctx.shape(op.inputs[0])
+        rows = int(shape[0]) if _known(shape) and len(shape) == 2 else None
+        if rows is not None and kernels.oneDNN_ready() and (
+                rows > 1 or ctx.dtype != torch.float32):
+            # oneDNN's packed kernel (a copy; for one float32 row BLAS on Keras's kernel is
+            # as fast and copies nothing); its layout depends on the rows, so shared by
+            # the plans of the batch sizes that want the same one.
+            prepared = kernels.LinearWeights(kernel, ctx.dtype, rows)
+            kernel = ctx.shared(('dense', id(layer), ctx.dtype, prepared.layout),
+                                lambda: prepared)
+        elif ctx.dtype != torch.float32:  # a reduced-precision copy, shared by all batch sizes
             kernel = (ctx.shared(('dense', id(layer), ctx.dtype),
                                  lambda: kernels.transposed_kernel(kernel, ctx.dtype)),
                       'transposed')
