@@ -1,10 +1,11 @@
 """Fast inference behind ``Model.predict``: compiled plans, fused kernels, precisions.
 
 ``model.predict(x)`` on the torch backend runs an :class:`InferencePlan` compiled once
-per model and input shape: BatchNormalization folded into convolutions, activations
-and residual sums fused into oneDNN kernels with weights reordered once, channels-last
-views throughout, tensors freed (or overwritten in place) as soon as nothing needs
-them. Results equal the plain layer-by-layer path up to float rounding (tests hold
+per model, input shape and thread count: BatchNormalization folded into convolutions,
+activations and residual sums fused into oneDNN kernels with weights reordered once
+into the layout oneDNN chose for that shape (Dense kernels too, from 2 rows),
+channels-last views throughout, tensors freed (or overwritten in place) as soon as
+nothing needs them. Results equal the plain layer-by-layer path up to float rounding (tests hold
 them to 1e-4). Changing any weight recompiles the plan.
 
 Options (``predict(x, precision=..., provider=...)``, or process-wide defaults with
@@ -14,9 +15,11 @@ Options (``predict(x, precision=..., provider=...)``, or process-wide defaults w
   AMX kernels; the plan measures its deviation from float32 on the first batch it
   sees: :func:`describe`);
 - ``provider='auto'`` (default): the plan above, or, when onnxruntime is installed,
-  onnxruntime for a large float32 model and shape where it measured faster on the first
-  batch (the loser's memory is released; a timing decides, so the last bits of results
-  may differ between processes); ``'torch'``: always the plan, whose results depend only
+  onnxruntime for a float32 shape of a model of at least a million weights where it
+  measured faster on the first batch (the loser's memory is released; a timing decides,
+  so the last bits of a large model's results may differ between processes; the first
+  batch of a shape takes longer: an export and a few timed runs; see
+  :mod:`kzoo.engine.inference.auto`); ``'torch'``: always the plan, whose results depend only
   on the model, batch shape and thread count (two processes agree bit for bit);
   ``'onnxruntime'``: always the model exported with kzoo's own ONNX exporter and run by
   onnxruntime (it keeps a second copy of the weights); ``'plain'``: layer by layer, the

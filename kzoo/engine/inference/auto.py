@@ -7,7 +7,8 @@ smaller ones never repay an export, and never leave the plan, whatever the machi
 load, so their results are reproducible bit for bit), the model is
 exported with kzoo's ONNX exporter into an onnxruntime session; both then run
 alternately and the faster (onnxruntime only if at least :data:`MARGIN` faster, since
-it keeps a second copy of the weights) serves that shape from then on. The loser's
+it keeps a second copy of the weights) serves that shape from then on, starting with
+the batch that chose (so every batch of a shape gets the same provider). The loser's
 memory is released: the plan (its prepared weights), or the session once no shape uses
 it. Both give the plain path's results to float rounding, so the choice changes speed
 only. The choice is remembered per shape with the weights it was made for; a weight
