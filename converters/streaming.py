@@ -82,11 +82,12 @@ class LayerLoader(object):
         datasets = []
         for variable, weight_name in zip(variables, weight_names):
             # the access layer's checks (links, virtual or external storage, a type h5py
-            # cannot even describe): errors name the file and the dataset
-            shape, dtype = self.h5.dataset_info(group, weight_name, charge=False)
+            # cannot even describe): errors name the file and the dataset; looked up once
+            ds = self.h5.get(group, weight_name, kind='dataset')
+            shape, dtype = self.h5.dataset_info(ds, charge=False)
             if shape != variable.shape or dtype != variable.dtype:
                 return False
-            datasets.append(self.h5.get(group, weight_name, kind='dataset'))
+            datasets.append(ds)
         # only layers whose weights need no conversion (convert_weights returns them as is)
         probes = [np.broadcast_to(np.zeros((), v.dtype), v.shape) for v in variables]
         converted = convert_weights(layer, probes, self.era, None)
