@@ -7,6 +7,12 @@
 ``walk`` (nested models).
 A new layer's exporter goes in its family module, registered with
 :func:`~kzoo.converters.onnx_export.registry.exporter`.
+
+Around them: ``graph``/``proto`` (the graph and its encoding, written weight by weight),
+``export`` (``to_onnx``, staging, the background writer of ``kzoo convert``), ``check``
+(onnxruntime against kzoo), ``check_size`` (when an image model's export may be checked
+at a smaller input size), ``written`` (the written file read back field by field) and
+``blas`` (numpy's BLAS on one thread for small reference passes).
 """
 import importlib
 

@@ -4,6 +4,9 @@ Formats come from the files (``.h5``/``.hdf5``, ``.keras``, ``.json``/``.yaml``,
 ``.onnx``, ``.pt``, a SavedModel folder) or from ``--from``/``--to``. The result is
 compared with kzoo on random inputs; the largest difference is printed, and a
 difference over ``--tolerance`` fails the conversion (exit status 1, nothing written).
+An image model's ONNX export is checked at a smaller input size when that runs the
+written nodes and weights (the output says so); ``--full-size-check`` checks at the
+model's own size.
 The work is :func:`kzoo.converters.convert`. ``--batch MANIFEST.csv`` runs many
 conversions in parallel (:mod:`kzoo.distributed.bulk_convert`).
 """

@@ -158,3 +158,41 @@ def test_blas_one_thread_restores():
         assert get() == 1
         np.dot(np.ones((64, 64)), np.ones((64, 64)))
     assert get() == before
+
+
+def test_a_layer_that_cannot_run_smaller_falls_back_to_full_size(tmp_path, monkeypatch):
+    model = residual_cnn()
+    src, dst = str(tmp_path / 'm.h5'), str(tmp_path / 'm.onnx')
+    model.save(src)
+    real = L.AveragePooling2D.call
+
+    def picky(self, inputs, *args, **kwargs):
+        if inputs.shape[1] != 8:   # its input at the model's own size
+            raise ValueError('only 8x8')
+        return real(self, inputs, *args, **kwargs)
+    monkeypatch.setattr(L.AveragePooling2D, 'call', picky)
+    result = convert(src, dst)
+    assert not any('checked at input size' in n for n in result.notes)
+    assert result.max_error <= TOLERANCE
+    monkeypatch.setattr(L.AveragePooling2D, 'call', real)
+    full_size_matches(model, dst)
+
+
+def test_a_loading_error_at_the_smaller_size_is_not_hidden(tmp_path, monkeypatch):
+    from kzoo.converters import streaming
+    from kzoo.errors import FileFormatError
+    model = residual_cnn()
+    src = str(tmp_path / 'm.h5')
+    model.save(src)
+    real = streaming.LayerLoader._load
+    calls = []
+
+    def broken(self, layer, entry):
+        calls.append(layer.name)
+        if len(calls) == 3:
+            raise FileFormatError('damaged')
+        return real(self, layer, entry)
+    monkeypatch.setattr(streaming.LayerLoader, '_load', broken)
+    with pytest.raises(FileFormatError, match='damaged'):
+        convert(src, str(tmp_path / 'm.onnx'))
+    assert os.listdir(tmp_path) == ['m.h5']
