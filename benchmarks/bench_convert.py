@@ -46,8 +46,8 @@ less), ``--skip-tf2onnx --rounds 3``, bytecode cached::
 
 With the two small models alone (``--models resnet50,inception_v3 --rounds 5``, load
 2.5-2.9): ResNet50 0.89 s wall / 0.91 s CPU (26.6x), InceptionV3 0.92 s / 0.92 s
-(22.3x); another such run at load 2.2-2.6 gave 1.03 s / 0.86 s (23.0x) and 1.23 s /
-1.01 s (16.7x). InceptionV3's goal (1.03 s) is met when the machine has a core to spare
+(22.3x); other such runs: at load 2.2-2.6, 1.03 s / 0.86 s (23.0x) and 1.23 s /
+1.01 s (16.7x); at load 2.4, 0.93 s / 0.90 s (25.5x) and 0.99 s / 0.96 s (20.8x). InceptionV3's goal (1.03 s) is met when the machine has a core to spare
 and missed when it does not; its CPU time (0.85-1.0 s) is under the goal.
 
 Where the CPU goes (ResNet50, ~0.9 s): interpreter and imports ~0.3 (the floor; kzoo's
