@@ -86,7 +86,8 @@ class H5File(object):
     def __init__(self, source, label=None):
         import h5py
         self.label = label or (source if isinstance(source, str) else '<in-memory HDF5>')
-        self._path, self._mapping, self._mapped = None, None, []  # map_dataset's state
+        # the raw-read state: path, libhdf5's descriptor, map, mapped byte ranges
+        self._path, self._fd, self._mapping, self._mapped = None, None, None, []
         if isinstance(source, (bytes, bytearray)):
             self.size = len(source)
             if not is_hdf5(source):
@@ -111,7 +112,7 @@ class H5File(object):
         self.root = self._file
 
     def close(self):
-        self._mapping = False  # views handed out keep the map alive; new ones are refused
+        self._mapping = self._fd = False  # views handed out keep the map alive
         try:
             self._file.close()
         except Exception:
@@ -270,7 +271,7 @@ class H5File(object):
         allocated, native byte order, inside the file), after the checks :meth:`read`
         makes, its size charged; else None (then :meth:`read_into` converts)."""
         extent = self._extent(group, path, dtype, shape)
-        if extent is None or self._path is None or extent[0] + extent[1] > self.size:
+        if extent is None or self._raw_fd() is None or extent[0] + extent[1] > self.size:
             return None
         self._charge(extent[1], extent[2])
         return extent[:2]
@@ -286,7 +287,7 @@ class H5File(object):
                 pieces.append((view[start:start + _PIECE], offset + start))
         if not pieces:
             return
-        fd = self._file.id.get_vfd_handle()
+        fd = self._raw_fd()
 
         def read(piece):
             view, offset = piece
@@ -334,15 +335,30 @@ class H5File(object):
         """A private (copy-on-write) map of the file libhdf5 has open, or None."""
         if self._mapping is None:
             self._mapping = False
-            if self._path is not None and os.name == 'posix':
+            fd = self._raw_fd()
+            if fd is not None:
                 import mmap
                 try:
-                    fd = self._file.id.get_vfd_handle()  # the very file libhdf5 reads
-                    if os.fstat(fd).st_size > 0:
-                        self._mapping = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
-                except (OSError, ValueError, TypeError, RuntimeError):
+                    self._mapping = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+                except (OSError, ValueError):
                     pass
         return None if self._mapping is False else self._mapping
+
+    def _raw_fd(self):
+        """The descriptor of the very file libhdf5 reads (its POSIX driver's), when it is
+        a regular file of the size checked at opening; else None (libhdf5 reads all)."""
+        if self._fd is None:
+            self._fd = False
+            if self._path is not None and os.name == 'posix' and hasattr(os, 'preadv'):
+                import stat
+                try:
+                    fd = self._file.id.get_vfd_handle()
+                    st = os.fstat(fd)
+                    if stat.S_ISREG(st.st_mode) and st.st_size == self.size > 0:
+                        self._fd = fd
+                except Exception:  # another driver: no descriptor to read
+                    pass
+        return None if self._fd is False else self._fd
 
     def dataset_info(self, group, path=None, charge=True):
         """``(shape, dtype)`` of a dataset after the checks :meth:`read` makes (links,

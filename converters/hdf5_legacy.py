@@ -22,6 +22,7 @@ a layer by position, never by dataset name (keras-formats.md).
 >>> np.array_equal(restored.get_weights()[0], model.get_weights()[0])
 True
 """
+import collections
 import os
 import warnings
 
@@ -49,13 +50,28 @@ def probe(path):
     :class:`FileFormatError`), rather than being reported as "not a model file"."""
     if not h5safe.is_hdf5(path):
         return None
+    try:  # detection asks once per format: the same unchanged file is opened once
+        st = os.stat(path)
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except (OSError, TypeError, ValueError):
+        key = None
+    if key is not None and key in _PROBED:
+        return _PROBED[key]
+    kind = None
     with h5safe.H5File(path) as h5:
         names = h5.attr_names(h5.root)
         if 'model_config' in names:
-            return 'model'
-        if 'layer_names' in names or 'layer_names0' in names:
-            return 'weights'
-    return None
+            kind = 'model'
+        elif 'layer_names' in names or 'layer_names0' in names:
+            kind = 'weights'
+    if key is not None:
+        _PROBED[key] = kind
+        while len(_PROBED) > 64:
+            _PROBED.popitem(last=False)
+    return kind
+
+
+_PROBED = collections.OrderedDict()  # probe's answers, by file identity and change times
 
 
 # ---- reading ----------------------------------------------------------------------------
@@ -101,7 +117,12 @@ def _text(value):
 
 
 def load_model(path, custom_objects=None, compile=True, safe_mode=True):
-    """A kzoo model from a legacy HDF5 whole-model file of any Keras era."""
+    """A kzoo model from a legacy HDF5 whole-model file of any Keras era.
+
+    Torch weights that need no conversion become private copy-on-write views of the
+    file (:meth:`~kzoo.converters.h5safe.H5File.map_dataset`: loading reads no weight
+    bytes, and writes to the weights never reach the file, but a later change of the file
+    *in place* by another program shows through); ``$KZOO_MMAP_WEIGHTS=0`` copies them."""
     label = os.fspath(path)
     with h5safe.H5File(path, label) as h5:
         raw = h5.text_attr(h5.root, 'model_config')
