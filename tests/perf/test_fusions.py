@@ -183,12 +183,13 @@ def test_unknown_spatial_size_gets_a_plan_per_size():
     assert len(inference.plans_of(model)) == 2
 
 
-def test_dense_kernels_packed_for_several_rows():
-    # From 2 rows (and in bfloat16) Dense runs oneDNN's matmul on a kernel packed for
-    # its row count; one float32 row keeps BLAS on Keras's kernel (no copy).
+def test_dense_kernels_packed_for_several_rows(monkeypatch):
+    # From 2 rows (and in bfloat16) a large Dense runs oneDNN's matmul on a kernel packed
+    # for its row count; one float32 row keeps BLAS on Keras's kernel (no copy).
     import torch
-    from kzoo.engine.inference import kernels
+    from kzoo.engine.inference import kernels, lowering
     from kzoo.layers import Dense, Input
+    monkeypatch.setattr(lowering, 'PACKED_DENSE_MIN', 0)  # "large": these small ones too
     x = Input((64,))
     model = _model(x, Dense(10)(Dense(32, activation='relu')(x)))
     randomize(model)

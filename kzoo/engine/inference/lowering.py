@@ -16,8 +16,9 @@ Fusions made here (each exact up to float rounding):
 - ... -> ReLU (``Activation('relu')``, a ``ReLU()`` layer with default arguments, or
   the convolution's own ``activation='relu'``): applied in the kernel.
 
-``Dense`` becomes one ``addmm`` with its activation (ReLU in place; on 2-D batches of
-several rows, and in bfloat16, oneDNN's matmul on a packed kernel, ReLU fused), a lone
+``Dense`` becomes one ``addmm`` with its activation (ReLU in place; for a large kernel
+on 2-D batches of several rows, and in bfloat16, oneDNN's matmul on a packed kernel,
+ReLU fused), a lone
 ``BatchNormalization`` one ``addcmul``.
 """
 import torch
@@ -26,6 +27,7 @@ from kzoo import activations
 from kzoo.engine.inference import kernels
 
 LOWERINGS = {}
+PACKED_DENSE_MIN = 1 << 20  # float32 Dense kernels this large (elements) are packed
 
 
 def lowering(*classes):
@@ -257,11 +259,12 @@ def lower_dense(ctx, op):
         bias = None if layer.bias is None else layer.bias.detach()
         shape = ctx.shape(op.inputs[0])
         rows = int(shape[0]) if _known(shape) and len(shape) == 2 else None
-        if rows is not None and kernels.oneDNN_ready() and (
-                rows > 1 or ctx.dtype != torch.float32):
-            # oneDNN's packed kernel (a copy; for one float32 row BLAS on Keras's kernel is
-            # as fast and copies nothing); its layout depends on the rows, so shared by
-            # the plans of the batch sizes that want the same one.
+        if rows is not None and kernels.oneDNN_ready() and (ctx.dtype != torch.float32 or (
+                rows > 1 and kernel.numel() >= PACKED_DENSE_MIN)):
+            # oneDNN's packed kernel: a copy, which pays for large kernels only; for one
+            # float32 row BLAS on Keras's kernel is as fast and copies nothing (and small
+            # layers give the very bits of the layer's own call). Its layout depends on
+            # the rows: shared by the plans of the batch sizes that want the same one.
             prepared = kernels.LinearWeights(kernel, ctx.dtype, rows)
             kernel = ctx.shared(('dense', id(layer), ctx.dtype, prepared.layout),
                                 lambda: prepared)
