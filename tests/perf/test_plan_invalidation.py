@@ -153,3 +153,25 @@ def test_forgotten_plans_release_their_prepared_weights(model, monkeypatch):
     assert set(model.__dict__['_inference_weights'][1]) == set(last.shared_keys)
     inference.clear_plans(model)
     assert '_inference_weights' not in model.__dict__
+
+
+@pytest.mark.parametrize('provider', ['torch', 'auto', 'onnxruntime'])
+def test_sequential_add_and_pop_recompile(provider, monkeypatch):
+    # A weightless layer added or removed changes no weight, only the graph: the plan (or
+    # onnxruntime session, or auto's choice) of the old graph must not answer.
+    from kzoo.engine.inference import auto
+    from kzoo.layers import Activation, Dense
+    from kzoo.models import Sequential
+    if provider != 'torch':
+        pytest.importorskip('onnxruntime')
+        monkeypatch.setattr(auto, 'MIN_MS', 0.0)
+        monkeypatch.setattr(auto, 'MIN_PARAMS', 0)
+        monkeypatch.setattr(auto, 'MARGIN', 1e9)  # auto: onnxruntime
+    with K.using('torch'):
+        model = randomize(Sequential([Dense(4, input_shape=(3,))]))
+        x = images((2, 3)) - 1
+        for change in (None, lambda: model.add(Activation('relu')), model.pop):
+            if change:
+                change()
+            assert_matches(model.predict(x, provider=provider), plain(model, x), 1e-4)
+    assert (plain(model, x) < 0).any()  # the ReLU really mattered

@@ -37,8 +37,11 @@ _lock = threading.Lock()
 
 
 def weights_signature(model):
-    """``(id, version)`` of every variable: changes whenever any weight is written."""
-    return tuple((id(v), getattr(v, '_version', 0)) for v in model.weights)
+    """The model's graph (its list of nodes, rebuilt by ``Sequential.add`` or ``pop``) and
+    ``(id, version)`` of every variable: changes whenever any weight is written or the
+    graph is rebuilt (a weightless layer added changes no weight)."""
+    return (getattr(model, '_plan', None),
+            tuple((id(v), getattr(v, '_version', 0)) for v in model.weights))
 
 
 class Step(object):
