@@ -213,7 +213,7 @@ def assign_entries(model, h5, entries, era, report, by_name=False, skip_mismatch
     raw = []  # (view, offset, variable): the file's bytes are the weight's, read as such
     for targets in direct:
         for variable, view, ds in targets:
-            if mapped and _adopt(variable, h5.map_dataset(ds, None, view.dtype, view.shape)):
+            if mapped and _adopt(variable, h5, ds, view):
                 _written(variable)
                 continue
             extent = h5.contiguous_extent(ds, None, view.dtype, view.shape)
@@ -303,18 +303,18 @@ def _mapping_allowed():
     return os.environ.get(MMAP_ENV, '1').strip().lower() not in ('0', 'false', 'no', 'off')
 
 
-def _adopt(variable, array):
-    """Make ``array`` (a file view) the memory of ``variable``; False when not possible
-    (no view, or not a CPU torch weight: a numpy weight is an array the layer owns)."""
-    if array is None or not (hasattr(variable, 'set_') and hasattr(variable, 'device')) or \
+def _adopt(variable, h5, ds, view):
+    """Make a file view of ``ds`` the memory of ``variable`` (a CPU torch weight: a
+    numpy weight is an array the layer owns); False when it cannot be (then copy)."""
+    if not (hasattr(variable, 'set_') and hasattr(variable, 'device')) or \
             variable.device.type != 'cpu':
         return False
-    import torch
-    tensor = torch.from_numpy(array)
-    if tensor.dtype != variable.dtype or tuple(tensor.shape) != tuple(variable.shape):
+    array = h5.map_dataset(ds, None, view.dtype, view.shape)
+    if array is None:
         return False
+    import torch
     with torch.no_grad():
-        variable.set_(tensor)  # in place: the variable object and its version counter stay
+        variable.set_(torch.from_numpy(array))  # in place: the object and its version stay
     return True
 
 
