@@ -27,6 +27,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     ``safe_mode=True`` (the default) refuses Lambda layers holding marshalled Python
     code; supply such functions as ``custom_objects={'<layer name>': fn}`` instead.
     ``compile=True`` restores the stored training config (optimizer, loss).
+
+    On the torch backend, the weights of a legacy HDF5 file that are stored plainly
+    (contiguous, unfiltered, native float) are mapped from the file copy-on-write
+    rather than read: loading VGG16's 553 MB takes a tenth of a second, and writes to
+    the weights never reach the file. Replacing the file afterwards is safe (kzoo's own
+    saves write a new file and rename it); another program editing it in place shows
+    through in pages not yet written, and truncating it would end the process on the
+    next read of those weights. ``KZOO_MMAP_WEIGHTS=0`` reads into memory instead.
     """
     from kzoo.converters import formats
     return formats.load_model(filepath, custom_objects=custom_objects, compile=compile,
