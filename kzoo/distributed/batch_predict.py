@@ -22,7 +22,9 @@ def predict(model, paths, top=5, batch_size=32, weights='imagenet', preprocess=N
             give identical rows when this is the same for both; by default this process
             uses torch's setting and an actor as many threads as the CPUs it holds, and
             scores may then differ in their last bits.
-        precision, provider: how the model runs (``Model.predict``'s options).
+        precision, provider: how the model runs (``Model.predict``'s options; the
+            provider defaults to ``'torch'``, the compiled plan, which gives the same
+            bits in every process, where ``'auto'`` may choose per process).
 
     Returns:
         without Ray, an iterator of row dicts, in input order; with Ray, a Ray Dataset

@@ -116,7 +116,10 @@ def resolve(model, weights='imagenet', preprocess=None, top=5, batch_size=32,
     plan = Plan(target_size=(int(height or default), int(width or default)),
                 channels=int(channels or 3), data_format=data_format, mode=mode, top=int(top),
                 batch_size=int(batch_size), threads=int(threads) if threads else None,
-                precision=precision, provider=provider)
+                # The compiled plan unless asked otherwise: 'auto' times the providers in
+                # each process and may pick differently, and the local and Ray paths
+                # promise the same rows.
+                precision=precision, provider=provider or 'torch')
     if plan.channels not in _COLOR_MODES:
         raise ConfigError('the model takes %d-channel images; kzoo predict reads images with '
                           '1, 3 or 4 channels' % plan.channels)
