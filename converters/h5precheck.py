@@ -28,10 +28,19 @@ _MAX_OBJECTS = 1 << 20   # far more than any model file's variable-length string
 _HDF5 = b'\x89HDF\r\n\x1a\n'
 
 
+def signature_offsets(size):
+    """Where libhdf5 looks for the superblock: 0, then after a user block of 512 bytes
+    times a power of two (the only sizes HDF5 allows)."""
+    offset = 0
+    while offset + 8 <= size:
+        yield offset
+        offset = 512 if offset == 0 else offset * 2
+
+
 def size_of_lengths(buf):
     """The superblock's "size of lengths" (8 in every file h5py writes)."""
-    for base in (0, 512, 1024, 2048, 4096):
-        if buf[base:base + 8] == _HDF5 and len(buf) >= base + 16:
+    for base in signature_offsets(len(buf)):
+        if bytes(buf[base:base + 8]) == _HDF5 and len(buf) >= base + 16:
             version = buf[base + 8]
             value = buf[base + 14] if version in (0, 1) else buf[base + 10]
             return value if value in (2, 4, 8) else 8

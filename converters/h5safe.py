@@ -41,13 +41,18 @@ def is_hdf5(path_or_bytes):
     """True when the data starts with the HDF5 signature (at 0 or a user-block offset)."""
     try:
         if isinstance(path_or_bytes, (bytes, bytearray)):
-            head = bytes(path_or_bytes[:2056])
-        else:
-            with open(path_or_bytes, 'rb') as f:
-                head = f.read(2056)
+            data = path_or_bytes
+            return any(bytes(data[o:o + 8]) == HDF5_SIGNATURE
+                       for o in h5precheck.signature_offsets(len(data)))
+        with open(path_or_bytes, 'rb') as f:
+            size = os.fstat(f.fileno()).st_size
+            for offset in h5precheck.signature_offsets(size):
+                f.seek(offset)
+                if f.read(8) == HDF5_SIGNATURE:
+                    return True
     except OSError:
         return False
-    return any(head[o:o + 8] == HDF5_SIGNATURE for o in (0, 512, 1024, 2048))
+    return False
 
 
 def decode_text(value):

@@ -159,11 +159,14 @@ def _rewrite(path, out, userblock=0, change=None):
         src.visititems(copy)
 
 
-def test_user_block_offsets(tmp_path, monkeypatch):
+@pytest.mark.parametrize('userblock', [2048, 4096, 65536])
+def test_user_block_offsets(tmp_path, monkeypatch, userblock):
+    """HDF5 allows user blocks of 512 bytes times any power of two: the file is found
+    to be HDF5 (as libhdf5 finds it) and its weights mapped from the shifted offsets."""
     model = _model()
     path, moved = str(tmp_path / 'm.h5'), str(tmp_path / 'ub.h5')
     model.save(path)
-    _rewrite(path, moved, userblock=2048)
+    _rewrite(path, moved, userblock=userblock)
     counts = _count_maps(monkeypatch)
     loaded = _load(moved, monkeypatch, True)
     assert counts['mapped'] == 8
