@@ -25,7 +25,7 @@ from kzoo.errors import FileFormatError
 
 _SIGNATURE = b'GCOL'
 _MAX_OBJECTS = 1 << 20   # far more than any model file's variable-length strings
-_HDF5 = b'\x89HDF\r\n\x1a\n'
+HDF5_SIGNATURE = b'\x89HDF\r\n\x1a\n'
 
 
 def signature_offsets(size):
@@ -40,7 +40,7 @@ def signature_offsets(size):
 def size_of_lengths(buf):
     """The superblock's "size of lengths" (8 in every file h5py writes)."""
     for base in signature_offsets(len(buf)):
-        if bytes(buf[base:base + 8]) == _HDF5 and len(buf) >= base + 16:
+        if bytes(buf[base:base + 8]) == HDF5_SIGNATURE and len(buf) >= base + 16:
             version = buf[base + 8]
             value = buf[base + 14] if version in (0, 1) else buf[base + 10]
             return value if value in (2, 4, 8) else 8

@@ -29,7 +29,7 @@ import numpy as np
 from kzoo.converters import h5precheck
 from kzoo.errors import FileFormatError, UnsafeInputError
 
-HDF5_SIGNATURE = b'\x89HDF\r\n\x1a\n'
+HDF5_SIGNATURE = h5precheck.HDF5_SIGNATURE
 
 # A file may expand at most this much (plus a small allowance) when read: real Keras
 # files are stored uncompressed, so their data is never larger than the file itself.

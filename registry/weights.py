@@ -82,28 +82,29 @@ def load_keras1_layout(model, path, kernels='theano'):
             layer.set_weights(converted.get_layer(layer.name).get_weights())
 
 
+def _card_for(application, weights, include_top):
+    """The card ``weights=`` means: the one a published name picks, or the one whose
+    file name a path has (names decide the layout: only Keras 1 wrote ``th`` files; the
+    old and new ResNet50 ``tf`` files share a name, read as the current file as Keras
+    does); None for None or an unpublished file."""
+    if weights is None:
+        return None
+    if isinstance(weights, str) and weights in application.weights_names:
+        return application.card(weights, include_top)
+    return application.card_for_file(weights)
+
+
 def load_pretrained(model, application, weights, include_top):
     """What an application builder does with ``weights=``: a published name, a path or
     None. A path with a published file's name is read as that card describes."""
     if weights is None:
         return None
-    if isinstance(weights, str) and weights in application.weights_names:
-        return load_into(model, application.card(weights, include_top))
-    return load_into(model, weights, card=card_for_path(application, weights))
-
-
-def card_for_path(application, path):
-    """The card of a local file named as a published file. Names decide the layout (only
-    Keras 1 wrote ``th`` files); the old and new ResNet50 ``tf`` files share a name but
-    not a layout, and kzoo reads that name as the current file, as Keras does."""
-    return application.card_for_file(path)
+    card = _card_for(application, weights, include_top)
+    named = isinstance(weights, str) and weights in application.weights_names
+    return load_into(model, card if named else weights, card=card)
 
 
 def architecture(application, weights, include_top):
     """``'keras1'`` when ``weights`` are files that fit Keras 1's graph, else ``'keras2'``."""
-    if weights is None:
-        return 'keras2'
-    if isinstance(weights, str) and weights in application.weights_names:
-        return application.card(weights, include_top).architecture
-    card = card_for_path(application, weights)
+    card = _card_for(application, weights, include_top)
     return card.architecture if card is not None else 'keras2'
