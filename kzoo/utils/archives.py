@@ -47,6 +47,7 @@ import zipfile
 import zlib
 
 from kzoo.errors import FileFormatError, KzooError, UnsafeInputError
+from kzoo.utils.io_utils import pid_alive
 
 __all__ = ['ExtractLimits', 'archive_kind', 'extract_archive', 'safe_member_parts',
            'DEFAULT_LIMITS']
@@ -404,17 +405,5 @@ def _remove_stale_staging(parent, name):
         m = _STAGING_RE.match(entry)
         if not m or m.group('name') != name:
             continue
-        if not _pid_alive(int(m.group('pid'))):
+        if not pid_alive(int(m.group('pid'))):
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
-
-
-def _pid_alive(pid):
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
