@@ -116,6 +116,12 @@ def _auto_summary(model):
     return [p for p in inference.describe(model) if p.get('auto')][0]
 
 
+def _forget_providers(model):
+    """No plan, no auto choice and no onnxruntime session left from an earlier test."""
+    inference.clear_plans(model)
+    model.__dict__.pop('_onnxruntime_session', None)
+
+
 @pytest.mark.parametrize('winner', ['onnxruntime', 'torch'])
 def test_auto_provider_keeps_either_and_equals_plain_path(model, monkeypatch, winner):
     pytest.importorskip('onnxruntime')
@@ -126,8 +132,7 @@ def test_auto_provider_keeps_either_and_equals_plain_path(model, monkeypatch, wi
     monkeypatch.setattr(auto, 'MARGIN', 1e9 if winner == 'onnxruntime' else 0.0)
     x = images((2, 24, 24, 3))
     with K.using('torch'):
-        inference.clear_plans(model)
-        model.__dict__.pop('_onnxruntime_session', None)
+        _forget_providers(model)
         expected = plain(model, x)
         first = model.predict(x, provider='auto')
         second = model.predict(x, provider='auto')
@@ -167,8 +172,7 @@ def test_auto_provider_skips_small_models(model, monkeypatch):
     monkeypatch.setattr(auto, 'MIN_MS', 1e9)
     x = images((1, 24, 24, 3))
     with K.using('torch'):
-        inference.clear_plans(model)
-        model.__dict__.pop('_onnxruntime_session', None)
+        _forget_providers(model)
         assert_matches(model.predict(x, provider='auto'), plain(model, x), 1e-4)
         summary = _auto_summary(model)
     assert summary['provider'] == 'torch' and set(summary['timings']) == {'torch_ms'}
@@ -185,8 +189,7 @@ def test_default_provider_is_auto_and_small_models_keep_the_plan(model, monkeypa
     assert inference.settings()['provider'] == 'auto'
     x = images((2, 24, 24, 3))
     with K.using('torch'):
-        inference.clear_plans(model)
-        model.__dict__.pop('_onnxruntime_session', None)
+        _forget_providers(model)
         first = model.predict(x)
         assert (model.predict(x, provider='torch') == first).all()
         summary = _auto_summary(model)
@@ -204,8 +207,7 @@ def test_auto_first_batch_gives_the_winners_results(model, monkeypatch):
     monkeypatch.setattr(auto, 'MARGIN', 1e9)
     x = images((2, 24, 24, 3))
     with K.using('torch'):
-        inference.clear_plans(model)
-        model.__dict__.pop('_onnxruntime_session', None)
+        _forget_providers(model)
         first = model.predict(x)
         second = model.predict(x)
         assert _auto_summary(model)['provider'] == 'onnxruntime'
