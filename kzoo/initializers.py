@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from kzoo.backend.common import floatx
+from kzoo.backend.random_state import numpy_generator
 from kzoo.errors import ConfigError
 from kzoo.utils.generic_utils import Registry, deserialize_object
 
@@ -52,8 +53,8 @@ class Initializer(object):
 
     def _rng(self):
         # Keras draws new values on each call unless seeded; a seeded initializer repeats.
-        return np.random.default_rng(self.seed) if getattr(self, 'seed', None) is not None \
-            else np.random.default_rng()
+        # Unseeded, the stream comes from np.random's global state (np.random.seed repeats it).
+        return numpy_generator(getattr(self, 'seed', None))
 
 
 @INITIALIZERS.register('zeros', 'zero')

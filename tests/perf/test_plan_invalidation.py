@@ -170,8 +170,13 @@ def test_sequential_add_and_pop_recompile(provider, monkeypatch):
     with K.using('torch'):
         model = randomize(Sequential([Dense(4, input_shape=(3,))]))
         x = images((2, 3)) - 1
+        dense = model.layers[0]
+        kernel, bias = dense.get_weights()
+        # x < 0: even columns come out negative, odd ones positive, so the ReLU matters.
+        signs = np.where(np.arange(kernel.shape[1]) % 2, -1., 1.).astype('float32')
+        dense.set_weights([np.abs(kernel) * signs + 0.1 * signs, 0. * bias])
         for change in (None, lambda: model.add(Activation('relu')), model.pop):
             if change:
                 change()
             assert_matches(model.predict(x, provider=provider), plain(model, x), 1e-4)
-    assert (plain(model, x) < 0).any()  # the ReLU really mattered
+    assert (plain(model, x) < 0).any() and (plain(model, x) > 0).any()

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from kzoo.backend.common import floatx
+from kzoo.backend.random_state import numpy_generator
 
 __all__ = [
     'is_tensor', 'is_variable', 'variable', 'constant', 'convert_to_tensor', 'to_numpy',
@@ -327,7 +328,7 @@ def exponential(x):
 # ---- random -------------------------------------------------------------------------
 
 def _rng(seed):
-    return np.random.default_rng(seed)
+    return numpy_generator(seed)
 
 
 def random_uniform(shape, minval=0., maxval=1., dtype=None, seed=None):
