@@ -156,10 +156,11 @@ def test_disconnect_without_hash_resumes_too(srv):
 
 def test_read_timeout_mid_body_resumes(srv, monkeypatch):
     monkeypatch.setenv('KZOO_TIMEOUT', '0.3')
-    srv.fault('/w.bin', 'hold', at=5000, seconds=3)
+    srv.fault('/w.bin', 'hold', at=5000, seconds=60)
     t0 = time.monotonic()
     assert read(get_file('w.bin', srv.url('/w.bin'), file_hash=MD5)) == DATA
-    assert time.monotonic() - t0 < 2.5
+    # Bounds leave room for a loaded CI machine, far from the 60 s hold of a missed timeout.
+    assert time.monotonic() - t0 < 15
     assert srv.range_requests('/w.bin') == ['bytes=5000-']
 
 
@@ -173,7 +174,7 @@ def test_429_retry_after_is_honoured(srv):
     srv.fault('/w.bin', 'status', code=429, headers={'Retry-After': '1'})
     t0 = time.monotonic()
     get_file('w.bin', srv.url('/w.bin'), file_hash=MD5)
-    assert 0.9 < time.monotonic() - t0 < 5
+    assert 0.9 < time.monotonic() - t0 < 15
     assert srv.statuses('/w.bin') == [429, 200]
 
 
@@ -182,7 +183,7 @@ def test_retry_after_is_capped(srv, monkeypatch):
     srv.fault('/w.bin', 'status', code=503, headers={'Retry-After': '3600'})
     t0 = time.monotonic()
     get_file('w.bin', srv.url('/w.bin'), file_hash=MD5)
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 30
 
 
 def test_persistent_503_gives_up_with_a_clear_error(srv, kzoo_env):
@@ -202,12 +203,12 @@ def test_404_is_not_retried(loopback):
 def test_slow_server_times_out_in_bounded_time(srv, monkeypatch, kzoo_env):
     monkeypatch.setenv('KZOO_TIMEOUT', '0.3')
     monkeypatch.setenv('KZOO_RETRIES', '1')
-    srv.fault('/w.bin', 'stall', seconds=10, times=None)
+    srv.fault('/w.bin', 'stall', seconds=120, times=None)
     t0 = time.monotonic()
     with pytest.raises(DownloadError) as e:
         get_file('w.bin', srv.url('/w.bin'), file_hash=MD5)
     elapsed = time.monotonic() - t0
-    assert elapsed < 3, elapsed
+    assert elapsed < 20, elapsed
     msg = str(e.value)
     assert 'w.bin' in msg and srv.url('/w.bin') in msg and 'timeout' in msg.lower()
     assert visible_files(kzoo_env) == []
@@ -582,7 +583,7 @@ def test_killed_download_leaves_no_file_under_the_final_name(srv, kzoo_env):
     # starts over.
     t0 = time.monotonic()
     assert read(get_file('w.bin', srv.url('/w.bin'), file_hash=MD5)) == DATA
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 30  # a held lock would block without end
     assert srv.range_requests('/w.bin') == ['bytes=400000-']
     assert visible_files(kzoo_env) == ['w.bin']
 
