@@ -72,6 +72,10 @@ class Callback(object):
         self.on_batch_end(batch, logs)
 
 
+_BATCH_HOOKS = ('on_batch_begin', 'on_batch_end', 'on_train_batch_begin',
+                'on_train_batch_end')
+
+
 class CallbackList(object):
     """Calls each callback in order."""
 
@@ -91,6 +95,13 @@ class CallbackList(object):
     def set_model(self, model):
         for cb in self.callbacks:
             cb.set_model(model)
+
+    def has_batch_hooks(self):
+        """Whether a callback overrides a batch hook (so ``fit`` must read each batch's
+        values for its logs); ``fit`` skips the batch calls otherwise."""
+        return any(getattr(type(cb), name) is not getattr(Callback, name)
+                   for cb in self.callbacks for name in _BATCH_HOOKS) or any(
+            name in vars(cb) for cb in self.callbacks for name in _BATCH_HOOKS)
 
     def _call(self, name, *args):
         for cb in self.callbacks:

@@ -296,23 +296,38 @@ class Optimizer(object):
         trainer = get_trainer()
         if not self.built:
             self.build(variables)
+        grads = self._clip(list(grads))
+        if any(g is None for g in grads):  # only the variables that got a gradient
+            kept = [i for i, g in enumerate(grads) if g is not None]
+            variables = [variables[i] for i in kept]
+            grads = [grads[i] for i in kept]
+        rows, slots = self._rows_and_slots(variables)
+        step = int(self.iterations) + 1
+        self._before_step(step)
+        if rows:
+            with trainer.no_grad():
+                self.update(trainer.foreach, grads, list(variables), slots,
+                            self.current_learning_rate(), step)
+        self.iterations.set_value(step)
+
+    def _rows_and_slots(self, variables):
+        """Each variable's index in the built list and its slots, remembered for the last
+        list of variables seen (a training step passes the same list each time)."""
+        cached = getattr(self, '_rows_cache', None)
+        if cached is not None and cached[0] is self._variables and len(cached[1]) == len(
+                variables) and all(a is b for a, b in zip(cached[1], variables)):
+            return cached[2], cached[3]
         index = {id(v): i for i, v in enumerate(self._variables)}
-        pairs = [(g, v) for g, v in zip(self._clip(list(grads)), variables) if g is not None]
         rows = []
-        for _, v in pairs:
+        for v in variables:
             i = index.get(id(v))
             if i is None:
                 raise ConfigError('optimizer %s was built for other variables; %r is '
                                   'new to it' % (self.name, getattr(v, 'name', v)))
             rows.append(i)
-        step = int(self.iterations) + 1
-        self._before_step(step)
-        if pairs:
-            slots = {kind: [self._slots[kind][i] for i in rows] for kind in self._slots}
-            with trainer.no_grad():
-                self.update(trainer.foreach, [g for g, _ in pairs], [v for _, v in pairs],
-                            slots, self.current_learning_rate(), step)
-        self.iterations.set_value(step)
+        slots = {kind: [self._slots[kind][i] for i in rows] for kind in self._slots}
+        self._rows_cache = (self._variables, tuple(variables), rows, slots)
+        return rows, slots
 
     def _before_step(self, step):
         pass

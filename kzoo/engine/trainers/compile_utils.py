@@ -6,7 +6,7 @@ steps), then sums ``loss_weight * loss`` over outputs; the loss weights are not
 normalized. :class:`CompiledMetrics` resolves ``'accuracy'`` once it sees the data's
 shapes and names every metric as Keras does (``acc``, ``dense_2_mae``, ...).
 """
-import numpy as np
+import math
 
 from kzoo import backend as K, losses as losses_module, metrics as metrics_module
 from kzoo.errors import ConfigError
@@ -53,7 +53,7 @@ def reduce_weighted(values, sample_weight=None, mask=None):
     if mask is not None:
         mask = K.cast(mask, K.dtype(values))
         values, mask = _match_rank(values, mask)
-        total = float(np.prod(K.int_shape(mask)))
+        total = float(math.prod(K.int_shape(mask)))
         valid = K.sum(mask)
         mask = mask * (total / K.maximum(valid, 1e-12))  # valid steps weigh total/valid
         if sample_weight is not None:
@@ -64,7 +64,7 @@ def reduce_weighted(values, sample_weight=None, mask=None):
     if sample_weight is not None:
         values, sample_weight = _match_rank(values, sample_weight)
         values = values * sample_weight
-    size = float(max(np.prod(K.int_shape(values)), 1))
+    size = float(max(math.prod(K.int_shape(values)), 1))
     return K.sum(values) / size
 
 

@@ -17,7 +17,7 @@ from kzoo.engine.trainers import get_trainer
 from kzoo.engine.trainers import data as data_utils
 from kzoo.errors import ConfigError, ShapeError
 
-__all__ = ['run_step', 'fit_loop', 'evaluate_loop', 'predict_loop', 'array_batches',
+__all__ = ['run_step', 'step_tensors', 'to_floats', 'fit_loop', 'evaluate_loop', 'predict_loop', 'array_batches',
            'generator_batches']
 
 
@@ -40,7 +40,7 @@ def _reset_losses(layers):
 class StepPlan(object):
     """What a step needs from the model's structure, worked out once: the layers, the
     trainable weights, those with regularizers and those with constraints. Rebuilt when
-    a layer's ``trainable`` flag changes."""
+    the structure changes (see :meth:`current_signature`)."""
 
     def __init__(self, model):
         self.model = model
@@ -51,16 +51,24 @@ class StepPlan(object):
         specs = [s for s in model._ordered_specs() if id(s.variable) in ids]
         self.regularized = [s for s in specs if s.regularizer is not None]
         self.constrained = [s for s in specs if s.constraint is not None]
+        self.with_losses = [layer for layer in self.layers if hasattr(layer, 'losses')]
 
     def current_signature(self):
-        return (self.model.trainable,) + tuple(layer.trainable for layer in self.layers)
+        """What the plan depends on, cheap to compare each step: every layer's
+        ``trainable`` flag and weight count, and the graphs (``_plan``, rebuilt by
+        ``Sequential.add``/``pop``) of the model and its nested models."""
+        model = self.model
+        return (model.trainable, getattr(model, '_plan', None)) + tuple(
+            (layer.trainable, len(getattr(layer, '_weight_specs', ())),
+             getattr(layer, '_plan', None)) for layer in self.layers)
 
 
 def _regularization(plan):
     """Weight penalties of trainable weights plus the layers' recorded losses."""
     terms = [s.regularizer(s.variable) for s in plan.regularized]
-    for layer in plan.layers:
-        terms.extend(getattr(layer, 'losses', None) or [])
+    for layer in plan.with_losses:
+        if layer.losses:
+            terms.extend(layer.losses)
     total = None
     for t in terms:
         total = t if total is None else total + t
@@ -81,8 +89,10 @@ def _tensor(array, dtype=None):
     return K.convert_to_tensor(array)
 
 
-def run_step(model, xs, ys, sample_weights, training):
-    """One batch: ``(loss values, metric (sum, count) pairs)`` as Python floats.
+def step_tensors(model, xs, ys, sample_weights, training):
+    """One batch: ``(loss values, metric (sum, count) pairs)`` as backend scalars, out of
+    the gradient record (a count may be a Python float). Nothing waits for the device:
+    :func:`to_floats` reads the values when they are needed.
 
     ``loss values`` are ``[total] + [per-output loss for each output with a loss]``
     when the model has several outputs, else ``[total]``.
@@ -96,7 +106,8 @@ def run_step(model, xs, ys, sample_weights, training):
     y_t = [None if y is None else _tensor(y, floatx) for y in ys]
     sw_t = [None if w is None else _tensor(w, floatx) for w in sample_weights]
     loss = state.loss
-    for i in loss.active:
+    active = loss.active
+    for i in active:
         if y_t[i] is None:
             raise ShapeError('model %r: output %r has a loss but no target data was given'
                              % (model.name, model.output_names[i]))
@@ -106,7 +117,7 @@ def run_step(model, xs, ys, sample_weights, training):
     plan = state.plan()
 
     def forward():
-        _reset_losses(plan.layers)
+        _reset_losses(plan.with_losses)
         with collecting_losses():
             outputs, masks = model._run_graph(x_t, None, training)
         total, per_output = loss(y_t, outputs, sw_t, masks)
@@ -125,12 +136,40 @@ def run_step(model, xs, ys, sample_weights, training):
         with trainer.no_grad():
             total, (outputs, per_output, masks) = forward()
     with trainer.no_grad():
-        metric_parts = state.metrics(y_t, outputs, sw_t, masks)
-    values = [total] + ([per_output[i] for i in loss.active] if len(model.outputs) > 1 else [])
-    losses_out = [float(K.to_numpy(v)) for v in values]
-    metrics_out = [(float(K.to_numpy(s)), float(K.to_numpy(c)) if not isinstance(c, float)
-                    else c) for s, c in metric_parts]
-    return losses_out, metrics_out
+        metric_parts = state.metrics(y_t, outputs, sw_t, masks) if state.metrics.fns else []
+    values = [total] + ([per_output[i] for i in active] if len(outputs) > 1 else [])
+    return [K.stop_gradient(v) for v in values], metric_parts
+
+
+def to_floats(tensors):
+    """Python floats of backend scalars (Python numbers pass as they are); many are
+    read in one transfer."""
+    at = [i for i, t in enumerate(tensors) if not isinstance(t, (int, float))]
+    if len(at) <= 4:
+        return [float(t) if isinstance(t, (int, float)) else float(K.to_numpy(t))
+                for t in tensors]
+    out = list(tensors)
+    try:  # scalars of one dtype, as losses and metric sums are
+        read = K.to_numpy(K.stack([tensors[i] for i in at])).reshape(-1).tolist()
+    except Exception:  # noqa: BLE001 (shapes or dtypes that do not stack: one by one)
+        read = [float(K.to_numpy(tensors[i])) for i in at]
+    if len(read) != len(at):
+        read = [float(K.to_numpy(tensors[i])) for i in at]
+    for i, v in zip(at, read):
+        out[i] = v
+    return [float(v) for v in out]
+
+
+def _floats_of(losses, metrics):
+    flat = to_floats(list(losses) + [x for pair in metrics for x in pair])
+    n = len(losses)
+    return flat[:n], [(flat[n + 2 * i], flat[n + 2 * i + 1]) for i in range(len(metrics))]
+
+
+def run_step(model, xs, ys, sample_weights, training):
+    """:func:`step_tensors` as Python floats: ``(loss values, metric (sum, count)
+    pairs)``."""
+    return _floats_of(*step_tensors(model, xs, ys, sample_weights, training))
 
 
 def step_logs(model, losses, metrics):
@@ -243,11 +282,15 @@ def generator_batches(model, generator, steps, class_weights, what, samples=None
 
 class Averages(object):
     """Running epoch values, as Keras 3 keeps them: losses averaged over samples (batch
-    values weighted by batch size), metrics as total weighted value / total weight."""
+    values weighted by batch size), metrics as total weighted value / total weight.
+
+    :meth:`add` takes Python floats; :meth:`add_tensors` keeps backend scalars and
+    reads them all at once in :meth:`values` (no wait for the device each step)."""
 
     def __init__(self):
         self.losses = self.metrics = None
         self.seen = self.steps = 0
+        self._pending = []
 
     def add(self, losses, metrics, size):
         if self.losses is None:
@@ -261,7 +304,24 @@ class Averages(object):
         self.seen += size
         self.steps += 1
 
+    def add_tensors(self, losses, metrics, size):
+        self._pending.append((losses, metrics, size))
+
+    def _flush(self):
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        flat = to_floats([x for losses, metrics, _ in pending
+                          for x in list(losses) + [y for pair in metrics for y in pair]])
+        at = 0
+        for losses, metrics, size in pending:  # in step order: the same sums as add()
+            n, m = len(losses), len(metrics)
+            self.add(flat[at:at + n], [(flat[at + n + 2 * i], flat[at + n + 2 * i + 1])
+                                       for i in range(m)], size)
+            at += n + 2 * m
+
     def values(self):
+        self._flush()
         if self.losses is None:
             return None
         return [v / max(self.seen, 1) for v in self.losses] + \
@@ -274,12 +334,15 @@ def evaluate_loop(model, batches, verbose=0):
     progbar = cbks.Progbar(batches.samples or batches.steps, verbose=verbose) \
         if verbose else None
     for xs, ys, sws, size in batches:
+        if progbar is None:
+            averages.add_tensors(*step_tensors(model, xs, ys, sws, False), size=size)
+            continue
         averages.add(*run_step(model, xs, ys, sws, training=False), size=size)
-        if progbar is not None:
-            progbar.update(averages.seen if batches.samples else averages.steps)
-    if averages.losses is None:
+        progbar.update(averages.seen if batches.samples else averages.steps)
+    values = averages.values()
+    if values is None:
         raise ShapeError('model %r: evaluate() got no samples' % model.name)
-    return averages.values()
+    return values
 
 
 def predict_loop(model, xs_batches, verbose=0):
@@ -319,12 +382,18 @@ def fit_loop(model, batches, epochs, initial_epoch=0, verbose=1, callbacks=None,
         cb.validation_data = validation_arrays
     model.stop_training = False
     model._make_train_function()
+    batch_hooks = callback_list.has_batch_hooks()
     callback_list.on_train_begin()
     try:
         for epoch in range(initial_epoch, epochs):
             epoch_logs, averages = {}, Averages()
             callback_list.on_epoch_begin(epoch, epoch_logs)
             for batch_index, (xs, ys, sws, size) in enumerate(batches):
+                if not batch_hooks:  # no callback looks at batches: read values at the end
+                    averages.add_tensors(*step_tensors(model, xs, ys, sws, True), size=size)
+                    if model.stop_training:
+                        break
+                    continue
                 batch_logs = {'batch': batch_index, 'size': size}
                 callback_list.on_batch_begin(batch_index, batch_logs)
                 losses, metrics = run_step(model, xs, ys, sws, training=True)
