@@ -180,3 +180,31 @@ def test_sequential_add_and_pop_recompile(provider, monkeypatch):
                 change()
             assert_matches(model.predict(x, provider=provider), plain(model, x), 1e-4)
     assert (plain(model, x) < 0).any() and (plain(model, x) > 0).any()
+
+
+def test_signature_sees_nested_models_and_sublayer_weights():
+    # The signature walks layers' weight specs itself (it runs on every batch): a write
+    # to a weight of a model inside the model, or of a wrapper's inner layer, must count.
+    from kzoo.engine.inference.plan import weights_signature
+    from kzoo.layers import LSTM, Bidirectional, Dense, Input
+    from kzoo.models import Model
+    with K.using('torch'):
+        x = Input((5, 4))
+        wrapped = Model(x, Bidirectional(LSTM(2))(x))
+        inner_in = Input((4,))
+        inner = Model(inner_in, Dense(3)(inner_in))
+        outer_in = Input((4,))
+        outer = Model(outer_in, Dense(2)(inner(outer_in)))
+        for model in (wrapped, outer):
+            variables = model.weights
+            before = weights_signature(model)
+            assert set(before[1][::2]) == {id(v) for v in variables}
+            for v in variables:
+                K.set_value(v, K.get_value(v) + 1)
+                after = weights_signature(model)
+                assert after != before
+                before = after
+        xb = images((2, 4))
+        assert_matches(outer.predict(xb), plain(outer, xb), 1e-4)
+        inner.set_weights([w * 2 for w in inner.get_weights()])
+        assert_matches(outer.predict(xb), plain(outer, xb), 1e-4)

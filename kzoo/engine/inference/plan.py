@@ -38,10 +38,45 @@ _lock = threading.Lock()
 
 def weights_signature(model):
     """The model's graph (its list of nodes, rebuilt by ``Sequential.add`` or ``pop``) and
-    ``(id, version)`` of every variable: changes whenever any weight is written or the
-    graph is rebuilt (a weightless layer added changes no weight)."""
-    return (getattr(model, '_plan', None),
-            tuple((id(v), getattr(v, '_version', 0)) for v in model.weights))
+    the identity and version of every variable: changes whenever any weight is written
+    or the graph is rebuilt (a weightless layer added changes no weight).
+
+    Computed on every batch, so it reads each layer's weight specs directly (in layer
+    order, a shared layer's once per use) instead of building ``model.weights``."""
+    out = []
+    _variable_versions(model.layers, out)
+    return (getattr(model, '_plan', None), tuple(out))
+
+
+_HOW = {}  # layer class -> how its variables are found (see _how)
+
+
+def _how(kind):
+    from kzoo.engine.base_layer import Layer
+    from kzoo.engine.network import Container
+    if kind._ordered_specs is Layer._ordered_specs:
+        return 'own'
+    if issubclass(kind, Container) and kind._ordered_specs is Container._ordered_specs:
+        return 'nested'  # a model inside the model: its layers' weights
+    return 'specs'  # sublayers (RNN cells, wrappers): the layer says which specs it holds
+
+
+def _variable_versions(layers, out):
+    for layer in layers:
+        kind = type(layer)
+        how = _HOW.get(kind) or _HOW.setdefault(kind, _how(kind))
+        if how == 'own':
+            for spec, _ in layer._weight_specs:
+                v = spec.variable
+                out.append(id(v))
+                out.append(getattr(v, '_version', 0))
+        elif how == 'nested':
+            _variable_versions(layer.layers, out)
+        else:
+            for spec in layer._ordered_specs():
+                v = spec.variable
+                out.append(id(v))
+                out.append(getattr(v, '_version', 0))
 
 
 class Step(object):
