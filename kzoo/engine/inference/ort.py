@@ -1,6 +1,7 @@
 """onnxruntime as an execution provider behind ``predict(..., provider='onnxruntime')``.
 
-The model is exported with kzoo's own ONNX exporter (dynamic batch), written to a
+The model is exported with kzoo's own ONNX exporter (dynamic batch), rewritten where
+onnxruntime would run it slower (:mod:`~kzoo.engine.inference.ort_graph`), written to a
 private temporary folder with its weights as external data (which onnxruntime reads
 without a protobuf copy), loaded into an ``InferenceSession`` using torch's thread
 count, and the folder is removed. The session is cached on the model and rebuilt when
@@ -28,11 +29,13 @@ class OrtSession(object):
             raise ConfigError('provider="onnxruntime" needs the onnxruntime package '
                               '(pip install onnxruntime)') from None
         from kzoo.converters.onnx_export.export import Staging, build_graph, write_graph
+        from kzoo.engine.inference import ort_graph
         from kzoo.engine.inference.plan import weights_signature
         self.signature = weights_signature(model)
         folder = tempfile.mkdtemp(prefix='kzoo-ort-')
         try:
             graph = build_graph(model, dynamic_batch=True)
+            ort_graph.fold_zero_padding(graph)  # this session's graph only (see ort_graph)
             staging = Staging(os.path.join(folder, 'model.onnx'), external_data=True)
             write_graph(graph, staging)
             options = ort.SessionOptions()
