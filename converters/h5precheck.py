@@ -5,9 +5,14 @@ variable-length strings live, the ``model_config`` of every Keras file among the
 walked object by object, each object header giving the size of the next step; an
 object of index 0 and size 0 makes that walk stand still, and libhdf5 1.14 then loops
 for ever (a hostile or corrupted file hangs the reader; found by kzoo's fuzzer). A
-size that wraps the pointer makes it read out of bounds. Before h5py opens a file,
-every global heap collection in it is walked here the way libhdf5 will walk it, and a
-collection whose walk would not advance, or would jump backwards, is refused.
+size that wraps the pointer makes it read out of bounds. Before libhdf5 can walk a
+collection, it is walked here the way libhdf5 will walk it, and a collection whose walk
+would not advance, or would jump backwards, is refused.
+
+A file opened by path is read by libhdf5 through :class:`CheckedFile`, which checks the
+collections in the bytes libhdf5 reads, as it reads them: dataset bytes kzoo reads
+itself are never scanned. :func:`check_global_heaps` and :func:`check_file` check every
+collection anywhere in a buffer (an in-memory file) or a file.
 
 >>> import struct
 >>> heap = b'GCOL' + bytes([1, 0, 0, 0]) + struct.pack('<Q', 4096)
@@ -19,7 +24,9 @@ Traceback (most recent call last):
 kzoo.errors.FileFormatError: x.h5: corrupt HDF5 global heap at byte 0: its object at offset 40 (index 0, size 0) would make libhdf5 read it for ever; refused
 """
 import collections
+import io
 import os
+import stat
 
 from kzoo.errors import FileFormatError
 
@@ -52,16 +59,22 @@ def check_global_heaps(buf, label):
     mmap of the file, or a :class:`_FileBytes`) would make libhdf5 loop for ever or read
     out of bounds."""
     length_size = size_of_lengths(buf)
-    header = 8 + length_size          # H5HG_SIZEOF_HDR: signature, version, reserved, size
-    object_header = 8 + length_size   # H5HG_SIZEOF_OBJHDR: index, refs, reserved, size
-    end_of_file = len(buf)
     # every occurrence ("GCOL" cannot overlap itself, so none is skipped by a step of 4)
     positions = buf.positions(_SIGNATURE) if isinstance(buf, _FileBytes) else _each(buf)
     for pos in positions:
-        if pos + header <= end_of_file and buf[pos + 4] == 1:  # libhdf5 reads version 1 only
-            total = int.from_bytes(buf[pos + 8:pos + 8 + length_size], 'little')
-            if header <= total <= end_of_file - pos:  # otherwise libhdf5 fails to read it
-                _walk(buf, pos, total, header, object_header, length_size, label)
+        check_heap_at(buf, pos, length_size, label)
+
+
+def check_heap_at(buf, pos, length_size, label):
+    """Walk the collection whose signature is at ``pos`` in ``buf`` as libhdf5 would walk
+    it (:class:`FileFormatError` if the walk would stand still or jump backwards)."""
+    header = 8 + length_size          # H5HG_SIZEOF_HDR: signature, version, reserved, size
+    object_header = 8 + length_size   # H5HG_SIZEOF_OBJHDR: index, refs, reserved, size
+    end_of_file = len(buf)
+    if pos + header <= end_of_file and buf[pos + 4] == 1:  # libhdf5 reads version 1 only
+        total = int.from_bytes(buf[pos + 8:pos + 8 + length_size], 'little')
+        if header <= total <= end_of_file - pos:  # otherwise libhdf5 fails to read it
+            _walk(buf, pos, total, header, object_header, length_size, label)
 
 
 def _each(buf):
@@ -107,9 +120,12 @@ class _FileBytes(object):
     WINDOW = 1 << 20  # stays in cache between the read and the search
 
     def __init__(self, f):
-        """``f``: an open file, or another :class:`_FileBytes` (its file, a new window)."""
+        """``f``: an open file, a descriptor, or another :class:`_FileBytes` (its file, a
+        new window)."""
         if isinstance(f, _FileBytes):
             self.fd, self.size = f.fd, f.size
+        elif isinstance(f, int):
+            self.fd, self.size = f, os.fstat(f).st_size
         else:
             self.fd = f.fileno()
             self.size = os.fstat(self.fd).st_size
@@ -195,8 +211,9 @@ class _Finder(object):
     def __len__(self):
         return len(self.data)
 
-    def search(self, n, sub):
-        """The positions of ``sub`` in the first ``n`` bytes, in order (a generator).
+    def search(self, n, sub, data=None):
+        """The positions of ``sub`` in the first ``n`` bytes of the window (or of
+        ``data``, a uint8 array of at most the window's size), in order (a generator).
 
         Every occurrence of a needle of 3 or more bytes at position p covers an
         even-aligned byte pair that is either ``sub[0:2]`` (p even) or ``sub[1:3]`` (p
@@ -204,16 +221,17 @@ class _Finder(object):
         (bytes.find crawls through float weights, whose bytes often hold a needle's
         letters), and each candidate is then compared in full."""
         import numpy as np
+        data = self._bytes if data is None else data
         size = len(sub)
         if size < 3:
-            data, at = bytes(self.data[:n]), -1
+            text, at = data[:n].tobytes(), -1
             while True:
-                at = data.find(sub, at + 1)
+                at = text.find(sub, at + 1)
                 if at < 0:
                     return
                 yield at
         pairs = n // 2
-        words = self._bytes[:2 * pairs].view('<u2')
+        words = data[:2 * pairs].view('<u2')
         a, b = self._a[:pairs], self._b[:pairs]
         np.equal(words, int.from_bytes(sub[0:2], 'little'), out=a)
         np.equal(words, int.from_bytes(sub[1:3], 'little'), out=b)
@@ -224,7 +242,7 @@ class _Finder(object):
             if not b[i]:
                 return
             for p in (2 * i - 1, 2 * i):
-                if 0 <= p <= n - size and self.data[p:p + size] == sub:
+                if 0 <= p <= n - size and data[p:p + size].tobytes() == sub:
                     yield p
             i, checked = i + 1, checked + 1
             if checked == 64:  # a window full of candidates ("GCGC..."): all at once
@@ -232,7 +250,7 @@ class _Finder(object):
                 at = np.sort(np.concatenate([at - 1, at]))
                 at = at[at <= n - size]
                 for k in range(size):
-                    at = at[self._bytes[at + k] == sub[k]]
+                    at = at[data[at + k] == sub[k]]
                 for p in at.tolist():
                     yield p
                 return
@@ -259,3 +277,102 @@ def check_file(path, label):
         _PASSED[key] = True
         while len(_PASSED) > 256:
             _PASSED.popitem(last=False)
+
+
+class CheckedFile(io.RawIOBase):
+    """A regular file as libhdf5 reads it through h5py's ``fileobj`` driver, every read
+    checked: each global heap collection whose signature lies in, or straddles, the
+    bytes of a read is walked (:func:`check_heap_at`) before libhdf5 gets them.
+
+    libhdf5 interprets only bytes it has read, so a collection it would walk is checked
+    first, as with the whole-file scan (:func:`check_file`), but dataset bytes that
+    kzoo reads itself (``fd``, :meth:`~kzoo.converters.h5safe.H5File.read_extents`)
+    are never scanned. A refusal is kept: every later read raises it again, so libhdf5
+    cannot carry on past it. The file's size is fixed at opening (bytes past it read as
+    zeros, as libhdf5's own driver gives past the end of a file)."""
+
+    SMALL = 1 << 16  # reads up to this size are searched with bytes.find
+
+    def __init__(self, path, label):
+        super().__init__()
+        self.label, self.refused, self._pos = label, None, 0
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        try:
+            st = os.fstat(self.fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise FileFormatError('%s: not a regular file' % label)
+            self.size = st.st_size
+            self._file = _FileBytes(self.fd)  # the walks' view of the file
+            self._file.size = self.size
+            self.length_size = size_of_lengths(self._file)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self._walked = set()
+        self._finder = None
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=0):
+        base = {0: 0, 1: self._pos, 2: self.size}[whence]
+        self._pos = max(base + offset, 0)
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+    def readinto(self, buffer):
+        if self.refused is not None:
+            raise self.refused
+        view = memoryview(buffer).cast('B')
+        start, want = self._pos, len(view)
+        n = max(0, min(want, self.size - start))
+        if n:
+            n = _read_into(self.fd, view[:n], start)
+        if n < want:
+            view[n:] = bytes(want - n)
+        try:
+            for pos in self._signatures(view, start, n):
+                if pos not in self._walked:
+                    check_heap_at(self._file, pos, self.length_size, self.label)
+                    self._walked.add(pos)
+        except FileFormatError as e:
+            self.refused = e
+            raise
+        self._pos = start + want
+        return want
+
+    def _signatures(self, view, start, n):
+        """File positions of every signature with a byte among ``view[:n]`` (the file's
+        bytes from ``start``)."""
+        head = os.pread(self.fd, min(start, 3), start - min(start, 3))
+        tail = os.pread(self.fd, max(0, min(3, self.size - start - n)), start + n) if n else b''
+        if n <= self.SMALL:
+            data = head + bytes(view[:n]) + tail
+            return [start - len(head) + p for p in _each(data)]
+        found = [start - len(head) + p for p in _each(head + bytes(view[:3]))]
+        found += [start + p for p in self._search(view, n)]
+        found += [start + n - 3 + p for p in _each(bytes(view[n - 3:n]) + tail)]
+        return sorted(set(found))
+
+    def _search(self, view, n):
+        """Positions of the signature in ``view[:n]``, window by window."""
+        import numpy as np
+        window = _FileBytes.WINDOW
+        if self._finder is None:
+            self._finder = _Finder(window + 3)
+        data = np.frombuffer(view, np.uint8, n)
+        for start in range(0, n, window):
+            part = data[start:start + window + 3]
+            for at in self._finder.search(len(part), _SIGNATURE, part):
+                if at < window:  # the next window finds the others again
+                    yield start + at
+
+    def close(self):
+        if self.fd is not None and not self.closed:
+            os.close(self.fd)
+        super().close()

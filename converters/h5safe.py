@@ -10,7 +10,8 @@ What this module guarantees to its callers (security.md, items 9-13):
   before a byte is allocated), and the total read from one file is bounded;
 - every failure of libhdf5 on a malformed file becomes a :class:`FileFormatError` that
   names the file and the object, and structures libhdf5 would loop on for ever are
-  refused before it sees them (:mod:`~kzoo.converters.h5precheck`).
+  refused before it sees them: libhdf5 reads a file through
+  :class:`~kzoo.converters.h5precheck.CheckedFile`, which checks each read.
 
 >>> import h5py, numpy as np, os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), 'w.h5')
@@ -21,8 +22,10 @@ What this module guarantees to its callers (security.md, items 9-13):
 ...     h5.attr(h5.root, 'names'), h5.read(h5.root, 'g/kernel:0').shape
 (['g'], (2, 2))
 """
+import atexit
 import io
 import os
+import weakref
 
 import numpy as np
 
@@ -91,8 +94,8 @@ class H5File(object):
     def __init__(self, source, label=None):
         import h5py
         self.label = label or (source if isinstance(source, str) else '<in-memory HDF5>')
-        # the raw-read state: path, libhdf5's descriptor, map, mapped byte ranges
-        self._path, self._fd, self._mapping, self._mapped = None, None, None, []
+        # the raw-read state: the checked file libhdf5 reads, descriptor, map, mapped ranges
+        self._reader, self._fd, self._mapping, self._mapped = None, None, None, []
         if isinstance(source, (bytes, bytearray)):
             self.size = len(source)
             if not is_hdf5(source):
@@ -106,15 +109,18 @@ class H5File(object):
             self.size = os.path.getsize(source)
             if not is_hdf5(source):
                 raise FileFormatError('%s is not an HDF5 file (no HDF5 signature)' % self.label)
-            h5precheck.check_file(source, self.label)
-            opener = self._path = source
+            # libhdf5 reads through it: each global heap is checked before libhdf5 sees it
+            opener = self._reader = h5precheck.CheckedFile(source, self.label)
+            self.size = opener.size
         self.budget = EXPANSION_LIMIT * self.size + ALLOWANCE
         try:
             self._file = h5py.File(opener, 'r')
         except Exception as e:  # libhdf5 reports corruption with many exception types
-            raise FileFormatError('%s is not a readable HDF5 file: %s' % (self.label, _short(e))
-                                  ) from None
+            if self._reader is not None:
+                self._reader.close()
+            self._fail(e, '%s is not a readable HDF5 file' % self.label)
         self.root = self._file
+        _OPEN.add(self)
 
     def close(self):
         self._mapping = self._fd = False  # views handed out keep the map alive
@@ -122,6 +128,16 @@ class H5File(object):
             self._file.close()
         except Exception:
             pass
+        if self._reader is not None:
+            self._reader.close()  # after libhdf5 is done with it
+        _OPEN.discard(self)
+
+    def _fail(self, error, message):
+        """Raise the check that refused the file, if one did; else a FileFormatError."""
+        refused = self._reader.refused if self._reader is not None else None
+        if refused is not None:
+            raise refused from None
+        raise FileFormatError('%s: %s' % (message, _short(error))) from None
 
     def __enter__(self):
         return self
@@ -137,14 +153,15 @@ class H5File(object):
         try:
             return [decode_text(k) for k in group.keys()]
         except Exception as e:
-            raise FileFormatError('%s: cannot list group %s: %s'
-                                  % (self.label, _name(group), _short(e))) from None
+            self._fail(e, '%s: cannot list group %s' % (self.label, _name(group)))
 
     def has(self, group, path):
         try:
             self.get(group, path)
             return True
         except FileFormatError:
+            if self._reader is not None and self._reader.refused is not None:
+                raise self._reader.refused from None
             return False
 
     def get(self, group, path, kind=None):
@@ -172,9 +189,8 @@ class H5File(object):
             try:
                 link = obj.get(part, getlink=True)
             except Exception as e:
-                raise FileFormatError('%s: cannot read link %s in %s: %s'
-                                      % (self.label, _text(part), _name(obj), _short(e))
-                                      ) from None
+                self._fail(e, '%s: cannot read link %s in %s'
+                              % (self.label, _text(part), _name(obj)))
             if link is None:
                 raise FileFormatError('%s: %s has no member %s (looking for %s)'
                                       % (self.label, _name(obj), _text(part), _text(path)))
@@ -186,9 +202,8 @@ class H5File(object):
             try:
                 obj = obj[part]
             except Exception as e:
-                raise FileFormatError('%s: cannot open %s in %s: %s'
-                                      % (self.label, _text(part), _name(obj), _short(e))
-                                      ) from None
+                self._fail(e, '%s: cannot open %s in %s'
+                              % (self.label, _text(part), _name(obj)))
         if kind == 'group' and not isinstance(obj, h5py.Group):
             raise FileFormatError('%s: %s should be a group' % (self.label, _name(obj)))
         if kind == 'dataset' and not isinstance(obj, h5py.Dataset):
@@ -218,8 +233,7 @@ class H5File(object):
         try:
             return np.asarray(ds[()])
         except Exception as e:
-            raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
-                                  ) from None
+            self._fail(e, '%s: cannot read %s' % (self.label, what))
 
     def read_into(self, group, path, out):
         """Read a dataset straight into ``out``, a writable C-contiguous array of its
@@ -234,8 +248,7 @@ class H5File(object):
             if out.size:
                 ds.read_direct(out)
         except Exception as e:
-            raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
-                                  ) from None
+            self._fail(e, '%s: cannot read %s' % (self.label, what))
         return out
 
     def map_dataset(self, group, path, dtype, shape):
@@ -350,18 +363,18 @@ class H5File(object):
         return None if self._mapping is False else self._mapping
 
     def _raw_fd(self):
-        """The descriptor of the very file libhdf5 reads (its POSIX driver's), when it is
-        a regular file of the size checked at opening; else None (libhdf5 reads all)."""
+        """The descriptor of the very file libhdf5 reads (:class:`CheckedFile`'s), when
+        it is still a regular file of the size checked at opening; else None (libhdf5
+        reads all)."""
         if self._fd is None:
             self._fd = False
-            if self._path is not None and os.name == 'posix' and hasattr(os, 'preadv'):
+            if self._reader is not None and os.name == 'posix' and hasattr(os, 'preadv'):
                 import stat
                 try:
-                    fd = self._file.id.get_vfd_handle()
-                    st = os.fstat(fd)
+                    st = os.fstat(self._reader.fd)
                     if stat.S_ISREG(st.st_mode) and st.st_size == self.size > 0:
-                        self._fd = fd
-                except Exception:  # another driver: no descriptor to read
+                        self._fd = self._reader.fd
+                except OSError:
                     pass
         return None if self._fd is False else self._fd
 
@@ -390,8 +403,7 @@ class H5File(object):
         except UnsafeInputError:
             raise
         except Exception as e:
-            raise FileFormatError('%s: cannot read %s: %s' % (self.label, what, _short(e))
-                                  ) from None
+            self._fail(e, '%s: cannot read %s' % (self.label, what))
         if shape is not None and dtype.kind not in 'fiub':
             raise FileFormatError('%s: %s has type %s; weights must be numbers'
                                   % (self.label, what, dtype))
@@ -413,8 +425,8 @@ class H5File(object):
         except UnsafeInputError:
             raise
         except Exception as e:
-            raise FileFormatError('%s: cannot read attribute %s of %s: %s'
-                                  % (self.label, _text(name), _name(obj), _short(e))) from None
+            self._fail(e, '%s: cannot read attribute %s of %s'
+                          % (self.label, _text(name), _name(obj)))
         return decode_value(value)
 
     def text_attr(self, obj, name):
@@ -459,11 +471,21 @@ class H5File(object):
         try:
             return [decode_text(k) for k in obj.attrs.keys()]
         except Exception as e:
-            raise FileFormatError('%s: cannot list attributes of %s: %s'
-                                  % (self.label, _name(obj), _short(e))) from None
+            self._fail(e, '%s: cannot list attributes of %s'
+                          % (self.label, _name(obj)))
 
 
 _PIECE = 16 << 20  # bytes per read in read_extents: large datasets shared among threads
+
+# Files still open at exit are closed first: libhdf5 closing them after Python has gone
+# would call back into their file objects (h5py's fileobj driver) and crash.
+_OPEN = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all():
+    for h5 in list(_OPEN):
+        h5.close()
 
 
 def _cpus():
