@@ -207,3 +207,24 @@ def test_dense_kernels_packed_for_several_rows(monkeypatch):
         assert [s.fn.mode for s in plan.steps if isinstance(s.fn, kernels.Linear)] == [
             'packed'] * 2
         assert plan.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize('activation,padding,pool,fused', [
+    ('relu', 1, 3, True),
+    ('relu', ((1, 1), (0, 0)), 3, True),
+    ('relu', ((0, 1), (1, 0)), 3, False),   # asymmetric: torch pads both sides alike
+    ('relu', 2, 3, False),                  # more than half the window
+    (None, 1, 3, False),                    # negative values: a zero could be the maximum
+])
+def test_zero_padding_folded_into_max_pool_after_relu(activation, padding, pool, fused):
+    from kzoo.layers import Conv2D, Input, MaxPooling2D, ZeroPadding2D
+    x = Input((10, 10, 3))
+    y = Conv2D(6, 3, activation=activation)(x)
+    y = MaxPooling2D(pool, strides=2)(ZeroPadding2D(padding)(y))
+    model = _model(x, y)
+    xs = images((2, 10, 10, 3)) * 2
+    steps = _check(model, xs)
+    assert ('pad+maxpool' in steps) == fused, steps
+    if fused:  # the bfloat16 plan folds it too, within bfloat16's rounding
+        assert_matches(model.predict(xs, precision='bfloat16'), plain(model, xs), 5e-2)
+        assert 'pad+maxpool' in inference.plans_of(model)[-1].summary()['steps']

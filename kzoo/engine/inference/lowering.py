@@ -16,6 +16,9 @@ Fusions made here (each exact up to float rounding):
 - ... -> ReLU (``Activation('relu')``, a ``ReLU()`` layer with default arguments, or
   the convolution's own ``activation='relu'``): applied in the kernel.
 
+- ``ZeroPadding2D`` (symmetric) -> ``MaxPooling2D(padding='valid')`` after a kernel ending
+  in ReLU: the pool pads itself (values are >= 0, so -inf padding gives the same maxima).
+
 ``Dense`` becomes one ``addmm`` with its activation (ReLU in place; for a large kernel
 on 2-D batches of several rows, and in bfloat16, oneDNN's matmul on a packed kernel,
 ReLU fused), a lone
@@ -324,6 +327,41 @@ def lower_add(ctx, op):
     return Group(ops, [a, b], build, note='add' + ('+relu' if relu else ''))
 
 
+def lower_max_pool(ctx, op):
+    """``ZeroPadding2D`` (symmetric) -> ``MaxPooling2D(padding='valid')`` on values known
+    to be >= 0 (a fused kernel ending in ReLU): the pool pads itself (with -inf, which
+    never wins over a real value >= 0), so the zero-padded copy is never made."""
+    from kzoo.layers import MaxPooling2D, ZeroPadding2D
+    layer = op.layer
+    pad = ctx.producer(op.inputs[0])
+    if (not _plain(op) or type(layer) is not MaxPooling2D or layer.padding != 'valid'
+            or pad is None or type(pad.layer) is not ZeroPadding2D or not _plain(pad)
+            or ctx.is_grouped(pad) or ctx.graph.only_reader(pad.outputs[0]) is not op
+            or pad.layer.data_format != layer.data_format
+            or len(op.shapes[0]) != 4 or not _non_negative(ctx, pad.inputs[0])):
+        return None
+    pads = [int(b) for b, a in pad.layer.padding]
+    if (any(b != a for b, a in pad.layer.padding)
+            or any(2 * p > k for p, k in zip(pads, layer.pool_size))):
+        return None  # torch pools pad symmetrically, by at most half the window
+    size, strides = [int(k) for k in layer.pool_size], [int(s) for s in layer.strides]
+
+    def build(ctx):
+        to_nchw, from_nchw = _to_nchw(layer.data_format), _from_nchw(layer.data_format)
+        return lambda x: from_nchw(torch.nn.functional.max_pool2d(to_nchw(x), size, strides,
+                                                                  pads))
+
+    return Group([pad, op], [pad.inputs[0]], build, note='pad+maxpool')
+
+
+def _non_negative(ctx, slot):
+    """The slot is written by a kernel whose last step is a ReLU."""
+    producer = ctx.producer(slot)
+    group = ctx.group_of.get(producer.index) if producer is not None else None
+    return (group is not None and group.output == slot
+            and group.note.split('+')[-1] == 'relu')
+
+
 _loaded = []
 
 
@@ -332,10 +370,11 @@ def _load():
     if _loaded:
         return
     _loaded.append(True)
-    from kzoo.layers import Activation, Add, BatchNormalization, Conv2D, Dense, ReLU
+    from kzoo.layers import (Activation, Add, BatchNormalization, Conv2D, Dense, MaxPooling2D,
+                             ReLU)
     for cls, fn in ((Conv2D, lower_conv2d), (Dense, lower_dense),
                     (BatchNormalization, lower_batch_norm), (Activation, lower_relu),
-                    (ReLU, lower_relu), (Add, lower_add)):
+                    (ReLU, lower_relu), (Add, lower_add), (MaxPooling2D, lower_max_pool)):
         lowering(cls)(fn)
 
 
