@@ -9,17 +9,25 @@ as a kzoo model trained with ``model.fit`` on the torch backend, and as a plain
   Flatten -> Dense(64) -> Dense(10, softmax);
 - LSTM: 30 steps of 16 features -> LSTM(64) -> Dense(10, softmax).
 
+The kzoo side is written as a Keras user writes it: ``compile('adam',
+'categorical_crossentropy')`` and ``fit(x, y, batch_size=..., epochs=1, verbose=0)``
+(``shuffle=False`` unless ``--shuffle``: then kzoo shuffles as ``fit`` does by default and
+the torch loop gathers its batches by a new random permutation each epoch).
+
 Same data, batch size and number of steps; each side gets its data in its own layout
 (kzoo channels-last arrays; torch NCHW tensors in the channels-last memory format,
 torch's fastest for CPU convolutions), prepared before timing. After a warm-up epoch
-each, kzoo and torch epochs alternate ``--repeat`` times; the best epoch of each
-gives the step time (the least disturbed by other load), and the ratio is printed.
+each, kzoo and torch epochs alternate ``--repeat`` times. The step times are each
+side's best epoch (the least disturbed by other load); the ratio is the median over
+rounds of kzoo's epoch over the torch epoch run next to it, which load that comes and
+goes moves less than a ratio of two minima taken at different moments.
 
 Usage::
 
     python benchmarks/bench_training.py                  # both models
     python benchmarks/bench_training.py --model lstm --steps 100 --repeat 5
     python benchmarks/bench_training.py --threads 1 --clock cpu   # on a loaded machine
+    python benchmarks/bench_training.py --shuffle        # fit's default shuffling
 
 Example output (shape, not a promise)::
 
@@ -40,7 +48,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from kzoo import backend as K  # noqa: E402
-from kzoo import optimizers  # noqa: E402
 from kzoo.models import Model  # noqa: E402
 
 
@@ -134,8 +141,8 @@ _clock = CLOCKS['wall']
 
 
 def _epoch_times(runs, repeat):
-    """Best epoch time of each function, run in alternation so that both sides see the
-    same machine load (the minimum is the least disturbed run)."""
+    """Epoch times of each function per round, run in alternation so that both sides
+    see the same machine load."""
     for run in runs:
         run()  # warm-up: first-call allocations, autograd graph caches
     times = [[] for _ in runs]
@@ -144,10 +151,10 @@ def _epoch_times(runs, repeat):
             start = _clock()
             run()
             record.append(_clock() - start)
-    return [min(t) for t in times]
+    return times
 
 
-def bench(name, batch, steps, repeat):
+def bench(name, batch, steps, repeat, shuffle=False):
     build_kzoo, torch_cls, shape, to_torch_layout = MODELS[name]
     rng = np.random.default_rng(0)
     n = batch * steps
@@ -156,7 +163,7 @@ def bench(name, batch, steps, repeat):
     y = np.eye(10, dtype='float32')[labels]
 
     model = build_kzoo()
-    model.compile(optimizers.Adam(1e-3), 'categorical_crossentropy')
+    model.compile('adam', 'categorical_crossentropy')  # Adam(1e-3, eps=1e-7)
     net = torch_cls()
     net.load_keras(model.get_weights())
     if name == 'cnn':  # torch's fastest CPU layout for convolutions, as kzoo uses
@@ -176,18 +183,28 @@ def bench(name, batch, steps, repeat):
                  % (name, kzoo_loss, torch_loss))
 
     def torch_epoch():
+        order = torch.randperm(n) if shuffle else None
         for i in range(0, n, batch):
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(tx[i:i + batch]), ty[i:i + batch])
+            if order is None:
+                bx, by = tx[i:i + batch], ty[i:i + batch]
+            else:
+                index = order[i:i + batch]
+                bx, by = tx[index], ty[index]
+            loss = loss_fn(net(bx), by)
             loss.backward()
             opt.step()
             loss.item()  # kzoo reads each batch's loss for the logs: so does the loop
 
     def kzoo_epoch():
-        model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
+        if shuffle:
+            model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+        else:
+            model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
 
     t_kzoo, t_torch = _epoch_times([kzoo_epoch, torch_epoch], repeat)
-    return t_kzoo / steps, t_torch / steps
+    ratio = float(np.median([k / t for k, t in zip(t_kzoo, t_torch)]))
+    return min(t_kzoo) / steps, min(t_torch) / steps, ratio
 
 
 def main(argv=None):
@@ -195,7 +212,9 @@ def main(argv=None):
     parser.add_argument('--model', choices=sorted(MODELS) + ['all'], default='all')
     parser.add_argument('--batch', type=int, default=64)
     parser.add_argument('--steps', type=int, default=50)
-    parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--shuffle', action='store_true',
+                        help="kzoo: fit's default shuffle=True; torch: a random permutation")
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     parser.add_argument('--clock', choices=sorted(CLOCKS), default='wall',
                         help="'cpu': CPU seconds of this process, for a loaded machine "
@@ -213,10 +232,10 @@ def main(argv=None):
     print('%-6s %5s %6s %14s %15s %12s' % ('model', 'batch', 'steps', 'kzoo ms/step',
                                            'torch ms/step', 'kzoo/torch'))
     for name in names:
-        t_kzoo, t_torch = bench(name, args.batch, args.steps, args.repeat)
+        t_kzoo, t_torch, ratio = bench(name, args.batch, args.steps, args.repeat,
+                                       args.shuffle)
         print('%-6s %5d %6d %14.2f %15.2f %11.2fx' % (name, args.batch, args.steps,
-                                                      t_kzoo * 1e3, t_torch * 1e3,
-                                                      t_kzoo / t_torch))
+                                                      t_kzoo * 1e3, t_torch * 1e3, ratio))
 
 
 if __name__ == '__main__':
