@@ -17,8 +17,8 @@ from kzoo.engine.trainers import get_trainer
 from kzoo.engine.trainers import data as data_utils
 from kzoo.errors import ConfigError, ShapeError
 
-__all__ = ['run_step', 'step_tensors', 'to_floats', 'fit_loop', 'evaluate_loop', 'predict_loop', 'array_batches',
-           'generator_batches']
+__all__ = ['run_step', 'step_tensors', 'to_floats', 'fit_loop', 'evaluate_loop',
+           'predict_loop', 'array_batches', 'generator_batches']
 
 
 # ---- one step ------------------------------------------------------------------------
