@@ -11,6 +11,9 @@ same model with the same weights on the same input, each in its own process:
   is reported under the table);
 - ``kzoo plain``: ``model.predict(x, provider='plain')``, the unoptimized layer-by-layer
   path (the reference every output is compared with);
+- ``kzoo session`` (opt-in, ``--peers``): kzoo's own onnxruntime session, the one the
+  default provider runs where it chose onnxruntime, called directly in the ``kzoo``
+  peer's process (the difference from ``kzoo`` is predict's own overhead);
 - ``onnxruntime``: an ``InferenceSession`` on kzoo's own ONNX export of the model
   (default session options, all graph optimizations), and ``ort tf2onnx``: on tf2onnx's
   conversion of the Keras 3 model, where tf2onnx manages it;
@@ -75,6 +78,13 @@ def _kzoo_model(name, size, weights):
 def _runner(peer, name, size, weights, folder, threads):
     """``(run(x) -> outputs, info)`` for one peer."""
     import numpy as np
+    if peer == 'kzoo session':
+        # kzoo's own onnxruntime session (its graph, options and process), run directly:
+        # against 'kzoo' it shows predict's overhead, against 'onnxruntime' the session's
+        from kzoo.engine.inference import ort as kzoo_ort
+        session = kzoo_ort.session_for(_kzoo_model(name, size, weights))
+        feed = session.input_names[0]
+        return (lambda x: session.session.run(None, {feed: x})[0]), {}
     if peer.startswith('kzoo'):
         model = _kzoo_model(name, size, weights)
         options = {'kzoo': {}, 'kzoo plan': {'provider': 'torch'},
@@ -246,7 +256,8 @@ def _env(threads=None):
 
 # Peers sharing a process: the kzoo ones share one model (the default apart: its choice may
 # drop the plan 'kzoo plan' uses), the two torch layouts their weights file.
-GROUPS = (('kzoo plan', 'kzoo bf16', 'kzoo plain'), ('kzoo',), ('kzoo auto',), ('onnxruntime',),
+GROUPS = (('kzoo plan', 'kzoo bf16', 'kzoo plain'), ('kzoo', 'kzoo session'), ('kzoo auto',),
+          ('onnxruntime',),
           ('ort tf2onnx',), ('keras',), ('torch cl', 'torch nchw', 'torch compile'))
 PAUSE = 0.05  # between timed runs: the previous runner's threads stop spinning
 
