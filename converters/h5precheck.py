@@ -292,6 +292,7 @@ class CheckedFile(io.RawIOBase):
     zeros, as libhdf5's own driver gives past the end of a file)."""
 
     SMALL = 1 << 16  # reads up to this size are searched with bytes.find
+    REMEMBERED = 4096  # libhdf5 reads a heap more than once; memory stays bounded
 
     def __init__(self, path, label):
         super().__init__()
@@ -308,7 +309,7 @@ class CheckedFile(io.RawIOBase):
         except BaseException:
             os.close(self.fd)
             raise
-        self._walked = set()
+        self._walked = collections.OrderedDict()  # positions that passed, latest last
         self._finder = None
 
     def readable(self):
@@ -337,9 +338,13 @@ class CheckedFile(io.RawIOBase):
             view[n:] = bytes(want - n)
         try:
             for pos in self._signatures(view, start, n):
-                if pos not in self._walked:
-                    check_heap_at(self._file, pos, self.length_size, self.label)
-                    self._walked.add(pos)
+                if pos in self._walked:
+                    self._walked.move_to_end(pos)
+                    continue
+                check_heap_at(self._file, pos, self.length_size, self.label)
+                self._walked[pos] = True
+                if len(self._walked) > self.REMEMBERED:
+                    self._walked.popitem(last=False)
         except FileFormatError as e:
             self.refused = e
             raise

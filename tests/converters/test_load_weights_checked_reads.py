@@ -199,3 +199,25 @@ def test_file_is_closed_with_h5file(tmp_path):
         h5.text_attr(h5.root, 'model_config')
     if before is not None:
         assert set(os.listdir('/proc/self/fd')) <= before
+
+
+def test_walked_heaps_remembered_within_bounds(tmp_path, monkeypatch):
+    """A heap libhdf5 reads again is not walked again; the memory of walks is bounded."""
+    path = str(tmp_path / 'f')
+    with open(path, 'wb') as f:
+        f.write(b'xGCOL' * 10)
+    walked = []
+    monkeypatch.setattr(h5precheck, 'check_heap_at', lambda buf, pos, *a: walked.append(pos))
+    monkeypatch.setattr(h5precheck.CheckedFile, 'REMEMBERED', 3)
+    reader = h5precheck.CheckedFile(path, path)
+    try:
+        reader.readinto(bytearray(10))  # heaps at 1 and 6
+        reader.seek(0)
+        reader.readinto(bytearray(10))
+        assert walked == [1, 6]
+        reader.seek(0)
+        reader.readinto(bytearray(50))
+        assert walked == [1, 6] + [1 + 5 * k for k in range(2, 10)]
+        assert len(reader._walked) == 3
+    finally:
+        reader.close()
