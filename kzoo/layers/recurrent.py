@@ -462,6 +462,21 @@ class RNN(SublayerWeights, Layer):
     def get_initial_state(self, inputs):
         return _cell_initial_state(self.cell, inputs)
 
+    def _zero_states(self, inputs):
+        """Initial states for one call (never kept): :meth:`get_initial_state`, with one
+        zeros tensor for all states of a size when the cell's are plain zeros (nothing
+        writes into initial states; this saves a tensor per step)."""
+        cell = self.cell
+        if type(self).get_initial_state is not RNN.get_initial_state or \
+                not isinstance(cell, RNNCellBase) or \
+                type(cell).get_initial_state is not RNNCellBase.get_initial_state:
+            return self.get_initial_state(inputs)
+        batch, dtype, zeros = K.int_shape(inputs)[0], K.dtype(inputs), {}
+        for size in cell.state_sizes:
+            if size not in zeros:
+                zeros[size] = K.zeros((batch, size), dtype=dtype)
+        return [zeros[size] for size in cell.state_sizes]
+
     def _stateful_states(self, inputs):
         batch = K.int_shape(inputs)[0]
         if self.states is None:
@@ -495,7 +510,7 @@ class RNN(SublayerWeights, Layer):
             mask = mask[0]
         if initial_state is None:
             initial_state = self._stateful_states(inputs) if self.stateful \
-                else self.get_initial_state(inputs)
+                else self._zero_states(inputs)
         initial_state = [s if K.is_tensor(s) else K.convert_to_tensor(
             np.asarray(s, dtype=K.dtype(inputs))) for s in initial_state]
         if hasattr(self.cell, 'prepare_dropout'):

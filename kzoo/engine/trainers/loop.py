@@ -52,6 +52,16 @@ class StepPlan(object):
         self.regularized = [s for s in specs if s.regularizer is not None]
         self.constrained = [s for s in specs if s.constraint is not None]
         self.with_losses = [layer for layer in self.layers if hasattr(layer, 'losses')]
+        self.active = model._training_state.loss.active
+        self._input_dtypes = None
+
+    def input_dtypes(self, floatx):
+        """Per input, the float dtype its numeric data is cast to (None: kept)."""
+        if self._input_dtypes is None or self._input_dtypes[0] != floatx:
+            self._input_dtypes = (floatx, [
+                t.dtype if np.dtype(t.dtype or floatx).kind == 'f' else None
+                for t in self.model.inputs])
+        return self._input_dtypes[1]
 
     def current_signature(self):
         """What the plan depends on, cheap to compare each step: every layer's
@@ -84,7 +94,7 @@ def _tensor(array, dtype=None):
     if array is None:
         return None
     array = np.asarray(array)
-    if dtype is not None and array.dtype != np.dtype(dtype):
+    if dtype is not None and array.dtype != dtype:
         array = array.astype(dtype)
     return K.convert_to_tensor(array)
 
@@ -100,13 +110,13 @@ def step_tensors(model, xs, ys, sample_weights, training):
     state = model._training_state
     trainer = get_trainer()
     floatx = K.floatx()
-    x_t = [_tensor(a, t.dtype if np.asarray(a).dtype.kind in 'fiub' and
-                   np.dtype(t.dtype or floatx).kind == 'f' else None)
-           for a, t in zip(xs, model.inputs)]
+    plan = state.plan()
+    x_t = [_tensor(a, dtype if a.dtype.kind in 'fiub' else None)
+           for a, dtype in zip(map(np.asarray, xs), plan.input_dtypes(floatx))]
     y_t = [None if y is None else _tensor(y, floatx) for y in ys]
     sw_t = [None if w is None else _tensor(w, floatx) for w in sample_weights]
     loss = state.loss
-    active = loss.active
+    active = plan.active
     for i in active:
         if y_t[i] is None:
             raise ShapeError('model %r: output %r has a loss but no target data was given'
@@ -114,7 +124,6 @@ def step_tensors(model, xs, ys, sample_weights, training):
     if state.metrics.fns is None:
         state.metrics.build([None if y is None else tuple(K.int_shape(y)) for y in y_t],
                             [tuple(o.shape) for o in model.outputs])
-    plan = state.plan()
 
     def forward():
         _reset_losses(plan.with_losses)
