@@ -55,6 +55,9 @@ class HostVariable(object):
         return self._value.copy()[()]
 
     def set_value(self, value):
+        if type(value) in (int, float):  # each step's iteration count: the quick way
+            self._value = np.array(value, dtype=self.dtype)
+            return
         value = np.asarray(value)
         if value.shape not in ((), (1,)):
             raise ShapeError('%s is a scalar; cannot set it to an array of shape %s'
