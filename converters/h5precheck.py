@@ -296,7 +296,7 @@ class CheckedFile(io.RawIOBase):
 
     def __init__(self, path, label):
         super().__init__()
-        self.label, self.refused, self._pos = label, None, 0
+        self.label, self.refused, self._pos, self.fd = label, None, 0, None
         self.fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
         try:
             st = os.fstat(self.fd)
@@ -308,6 +308,7 @@ class CheckedFile(io.RawIOBase):
             self.length_size = size_of_lengths(self._file)
         except BaseException:
             os.close(self.fd)
+            self.fd = None
             raise
         self._walked = collections.OrderedDict()  # positions that passed, latest last
         self._finder = None
@@ -356,7 +357,7 @@ class CheckedFile(io.RawIOBase):
         bytes from ``start``)."""
         head = os.pread(self.fd, min(start, 3), start - min(start, 3))
         tail = os.pread(self.fd, max(0, min(3, self.size - start - n)), start + n) if n else b''
-        if n <= self.SMALL:
+        if n <= max(self.SMALL, 8):  # (the pieces below need a few bytes at least)
             data = head + bytes(view[:n]) + tail
             return [start - len(head) + p for p in _each(data)]
         found = [start - len(head) + p for p in _each(head + bytes(view[:3]))]

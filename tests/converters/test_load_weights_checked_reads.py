@@ -44,9 +44,13 @@ def test_every_signature_a_read_touches_is_walked(seed, small, tmp_path, monkeyp
     monkeypatch.setattr(h5precheck, 'check_heap_at', lambda buf, pos, *a: walked.append(pos))
     monkeypatch.setattr(h5precheck.CheckedFile, 'SMALL', small)
     monkeypatch.setattr(h5precheck._FileBytes, 'WINDOW', rng.choice([64, 1000, 1 << 20]))
-    for _ in range(40):
-        start = rng.randrange(0, len(data) + 10)
-        size = rng.choice([0, 1, 2, 3, 4, 5, rng.randrange(0, 300), rng.randrange(0, 25000)])
+    reads = [(rng.randrange(0, len(data) + 10),
+              rng.choice([0, 1, 2, 3, 4, 5, rng.randrange(0, 300), rng.randrange(0, 25000)]))
+             for _ in range(40)]
+    # reads that end, start or lie inside a signature: every overlap of a few bytes
+    reads += [(q + d, size) for q in everywhere[:4] + [len(data) - 4]
+              for d in range(-6, 5) for size in range(0, 9) if q + d >= 0]
+    for start, size in reads:
         reader = h5precheck.CheckedFile(path, path)
         try:
             del walked[:]
@@ -56,7 +60,8 @@ def test_every_signature_a_read_touches_is_walked(seed, small, tmp_path, monkeyp
             assert reader.tell() == start + size
             expected = data[start:start + size]
             assert bytes(out) == expected + bytes(size - len(expected))  # zeros past the end
-            touching = [q for q in everywhere if q < start + len(expected) and q + 4 > start]
+            touching = [q for q in everywhere if q < start + len(expected) and q + 4 > start
+                        and expected]
             assert sorted(set(walked)) == touching, (start, size)
         finally:
             reader.close()
