@@ -228,3 +228,52 @@ def test_zero_padding_folded_into_max_pool_after_relu(activation, padding, pool,
     if fused:  # the bfloat16 plan folds it too, within bfloat16's rounding
         assert_matches(model.predict(xs, precision='bfloat16'), plain(model, xs), 5e-2)
         assert 'pad+maxpool' in inference.plans_of(model)[-1].summary()['steps']
+
+
+@pytest.mark.parametrize('pool,strides,padding,data_format', [
+    (2, 2, 'valid', 'channels_last'),
+    (3, 2, 'valid', 'channels_last'),
+    (3, 1, 'same', 'channels_last'),
+    (3, (2, 1), 'same', 'channels_last'),
+    (3, 2, 'valid', 'channels_first'),
+])
+def test_max_pool_by_strided_views_equals_plain_path(monkeypatch, pool, strides, padding,
+                                                     data_format):
+    # Strided views replace torch's pooling where its index buffer would be mapped afresh
+    # on every call (past 32 MiB); forced here on small inputs, one image at a time.
+    from kzoo.engine.inference import kernels
+    from kzoo.layers import Conv2D, Input, MaxPooling2D, ZeroPadding2D
+    monkeypatch.setattr(kernels, 'FRESH_MAP_BYTES', 0)
+    shape = (11, 10, 3) if data_format == 'channels_last' else (3, 11, 10)
+    x = Input(shape)
+    y = Conv2D(6, 3, data_format=data_format)(x)  # linear: negative values too
+    y = MaxPooling2D(pool, strides, padding, data_format=data_format)(y)
+    y = Conv2D(4, 1, activation='relu', data_format=data_format)(y)
+    y = MaxPooling2D(3, 2, data_format=data_format)(ZeroPadding2D(1, data_format=data_format)(y))
+    model = _model(x, y)
+    xs = images((3,) + shape) * 2
+    steps = _check(model, xs, ['maxpool', 'pad+maxpool'])
+    plan = inference.plans_of(model)[-1]
+    pools = [c.cell_contents for s in plan.steps if s.fn is not None and s.note.endswith('maxpool')
+             for c in (s.fn.__closure__ or ()) if isinstance(c.cell_contents, kernels.MaxPool)]
+    assert len(pools) == 2 and all(p.views and p.chunk == 1 for p in pools), steps
+    assert_matches(model.predict(xs, precision='bfloat16'), plain(model, xs), 5e-2)
+
+
+def test_max_pool_kernel_matches_torch_exactly():
+    import torch
+    import torch.nn.functional as F
+    from kzoo.engine.inference import kernels
+    rng = np.random.default_rng(0)
+    for size, strides, pads, shape in [((2, 2), (2, 2), (0, 0), (3, 5, 9, 8)),
+                                       ((3, 3), (2, 2), (1, 1), (2, 4, 12, 13)),
+                                       ((3, 2), (1, 2), (1, 0), (2, 3, 7, 6)),
+                                       ((5, 5), (3, 3), (2, 2), (1, 2, 16, 16))]:
+        x = torch.from_numpy(rng.normal(size=shape).astype('float32'))
+        for memory_format in (torch.contiguous_format, torch.channels_last):
+            xm = x.contiguous(memory_format=memory_format)
+            pool = kernels.MaxPool(size, strides, pads, shape)
+            pool.views, pool.chunk = True, 2
+            got = pool(xm)
+            assert torch.equal(got, F.max_pool2d(xm, size, strides, pads)), (size, pads)
+            assert got.is_contiguous(memory_format=memory_format)

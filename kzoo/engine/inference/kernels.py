@@ -228,3 +228,82 @@ class Affine(object):
         if x.dtype != self.dtype:
             x = x.to(self.dtype)
         return torch.addcmul(self.shift, x, self.scale)
+
+
+# glibc maps allocations above 32 MiB (its largest mmap threshold) afresh on every call:
+# each page of such a buffer is faulted in and zeroed again.
+FRESH_MAP_BYTES = 32 << 20
+
+
+class MaxPool(object):
+    """2D max pooling on NCHW tensors (any memory format) with symmetric ``pads``.
+
+    torch's CPU ``max_pool2d`` also writes an int64 index per output value; where that
+    buffer would be freshly mapped on every call (VGG16's first pool at batch 8: 51 MB,
+    five times slower than the pooling itself) the maximum is taken instead over
+    strided views of the input, one spatial axis at a time, a few images at a time."""
+
+    def __init__(self, size, strides, pads, input_shape):
+        self.size = [int(k) for k in size]
+        self.strides = [int(s) for s in strides]
+        self.pads = [int(p) for p in pads]
+        n, c, h, w = (int(d) for d in input_shape)
+        out = [(d + 2 * p - k) // s + 1 for d, k, s, p in zip((h, w), self.size, self.strides,
+                                                           self.pads)]
+        self.views = (n * c * out[0] * out[1] * 8 > FRESH_MAP_BYTES
+                      and all(2 * p < k for p, k in zip(self.pads, self.size)))
+        # images per slice: the row pass's intermediate stays well under the threshold
+        row_bytes = c * out[0] * w * 4
+        self.chunk = max(1, (FRESH_MAP_BYTES // 4) // max(1, row_bytes))
+
+    def __call__(self, x):
+        if not self.views:
+            return F.max_pool2d(x, self.size, self.strides, self.pads)
+        out = [(d + 2 * p - k) // s + 1 for d, k, s, p in
+               zip(x.shape[2:], self.size, self.strides, self.pads)]
+        y = torch.empty((x.shape[0], x.shape[1]) + tuple(out), dtype=x.dtype,
+                        memory_format=_memory_format(x))
+        for start in range(0, x.shape[0], self.chunk):
+            part = x[start:start + self.chunk]
+            rows = _max_along(part, 2, self.size[0], self.strides[0], self.pads[0])
+            _max_along(rows, 3, self.size[1], self.strides[1], self.pads[1],
+                       out=y[start:start + self.chunk])
+        return y
+
+
+def _memory_format(x):
+    return (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
+            and not x.is_contiguous() else torch.contiguous_format)
+
+
+def _max_along(x, axis, k, s, pad, out=None):
+    """Max over windows of ``k`` (stride ``s``, ``pad`` -inf cells each side) on one axis,
+    as the maximum of ``k`` strided views; a window's taps that fall into the padding are
+    left out. Needs a tap inside the input for every window (``2 * pad < k``)."""
+    n = x.shape[axis]
+    length = (n + 2 * pad - k) // s + 1
+    taps = []  # (offset in the window, first and last output it reaches)
+    for d in range(k):
+        first = max(0, -((d - pad) // s))
+        last = min(length - 1, (n - 1 + pad - d) // s)
+        if first <= last:
+            taps.append((d, first, last))
+    full = [t for t in taps if t[1] == 0 and t[2] == length - 1]
+    taps = full + [t for t in taps if t not in full]
+
+    def view(d, first, last):
+        start = first * s + d - pad
+        index = [slice(None)] * x.dim()
+        index[axis] = slice(start, start + (last - first) * s + 1, s)
+        return x[tuple(index)]
+
+    if len(full) > 1:
+        y = torch.maximum(view(*taps[0]), view(*taps[1]), out=out)
+        rest = taps[2:]
+    else:
+        y = out.copy_(view(*taps[0])) if out is not None else view(*taps[0]).clone()
+        rest = taps[1:]
+    for d, first, last in rest:
+        part = y.narrow(axis, first, last - first + 1)
+        torch.maximum(part, view(d, first, last), out=part)
+    return y

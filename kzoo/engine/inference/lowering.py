@@ -17,7 +17,9 @@ Fusions made here (each exact up to float rounding):
   the convolution's own ``activation='relu'``): applied in the kernel.
 
 - ``ZeroPadding2D`` (symmetric) -> ``MaxPooling2D(padding='valid')`` after a kernel ending
-  in ReLU: the pool pads itself (values are >= 0, so -inf padding gives the same maxima).
+  in ReLU: the pool pads itself (values are >= 0, so -inf padding gives the same maxima);
+  large max pools take the maximum of strided views (torch's CPU pooling writes an index
+  per output, a buffer mapped afresh on every call once past 32 MiB).
 
 ``Dense`` becomes one ``addmm`` with its activation (ReLU in place; for a large kernel
 on 2-D batches of several rows, and in bfloat16, oneDNN's matmul on a packed kernel,
@@ -328,30 +330,46 @@ def lower_add(ctx, op):
 
 
 def lower_max_pool(ctx, op):
-    """``ZeroPadding2D`` (symmetric) -> ``MaxPooling2D(padding='valid')`` on values known
-    to be >= 0 (a fused kernel ending in ReLU): the pool pads itself (with -inf, which
-    never wins over a real value >= 0), so the zero-padded copy is never made."""
+    """``MaxPooling2D`` as :class:`~kzoo.engine.inference.kernels.MaxPool` (no index
+    buffer where torch's would be mapped afresh on every call), with a symmetric
+    ``ZeroPadding2D`` before it folded in when its input is known to be >= 0 (a fused
+    kernel ending in ReLU): the pool pads itself with -inf, which never wins over a
+    real value >= 0, so the zero-padded copy is never made."""
+    from kzoo.backend import conv_utils
     from kzoo.layers import MaxPooling2D, ZeroPadding2D
     layer = op.layer
-    pad = ctx.producer(op.inputs[0])
-    if (not _plain(op) or type(layer) is not MaxPooling2D or layer.padding != 'valid'
-            or pad is None or type(pad.layer) is not ZeroPadding2D or not _plain(pad)
-            or ctx.is_grouped(pad) or ctx.graph.only_reader(pad.outputs[0]) is not op
-            or pad.layer.data_format != layer.data_format
-            or len(op.shapes[0]) != 4 or not _non_negative(ctx, pad.inputs[0])):
+    if not _plain(op) or type(layer) is not MaxPooling2D or len(op.shapes[0]) != 4:
         return None
-    pads = [int(b) for b, a in pad.layer.padding]
-    if (any(b != a for b, a in pad.layer.padding)
-            or any(2 * p > k for p, k in zip(pads, layer.pool_size))):
-        return None  # torch pools pad symmetrically, by at most half the window
-    size, strides = [int(k) for k in layer.pool_size], [int(s) for s in layer.strides]
+    ops, source, pads = [op], op.inputs[0], None
+    pad = ctx.producer(source)
+    if (layer.padding == 'valid' and pad is not None and type(pad.layer) is ZeroPadding2D
+            and _plain(pad) and not ctx.is_grouped(pad)
+            and ctx.graph.only_reader(pad.outputs[0]) is op
+            and pad.layer.data_format == layer.data_format
+            and all(b == a for b, a in pad.layer.padding)
+            and _non_negative(ctx, pad.inputs[0])):
+        pads = [int(b) for b, _ in pad.layer.padding]
+        ops, source = [pad, op], pad.inputs[0]
+    shape = ctx.shape(source)
+    if not _known(shape):
+        return None
+    nchw = (shape[0], shape[3], shape[1], shape[2]) if (
+        layer.data_format == 'channels_last') else tuple(shape)
+    if pads is None:
+        amounts = [conv_utils.pad_amounts(int(d), k, layer.padding, st)
+                   for d, k, st in zip(nchw[2:], layer.pool_size, layer.strides)]
+        if any(b != a for b, a in amounts):
+            return None  # asymmetric 'same': the layer pads with -inf itself
+        pads = [b for b, _ in amounts]
+    if any(2 * p > k for p, k in zip(pads, layer.pool_size)):
+        return None  # torch pools pad by at most half the window
 
     def build(ctx):
+        pool = kernels.MaxPool(layer.pool_size, layer.strides, pads, nchw)
         to_nchw, from_nchw = _to_nchw(layer.data_format), _from_nchw(layer.data_format)
-        return lambda x: from_nchw(torch.nn.functional.max_pool2d(to_nchw(x), size, strides,
-                                                                  pads))
+        return lambda x: from_nchw(pool(to_nchw(x)))
 
-    return Group([pad, op], [pad.inputs[0]], build, note='pad+maxpool')
+    return Group(ops, [source], build, note='pad+maxpool' if len(ops) > 1 else 'maxpool')
 
 
 def _non_negative(ctx, slot):
