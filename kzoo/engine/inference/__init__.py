@@ -4,7 +4,8 @@
 per model, input shape and thread count: BatchNormalization folded into convolutions,
 activations and residual sums fused into oneDNN kernels with weights reordered once
 into the layout oneDNN chose for that shape (Dense kernels too, from 2 rows),
-channels-last views throughout, tensors freed (or overwritten in place) as soon as
+zero padding folded into the convolution or max pool that reads it, channels-last
+views throughout, tensors freed (or overwritten in place) as soon as
 nothing needs them. Results equal the plain layer-by-layer path up to float rounding (tests hold
 them to 1e-4). Changing any weight recompiles the plan.
 
@@ -22,8 +23,9 @@ Options (``predict(x, precision=..., provider=...)``, or process-wide defaults w
   :mod:`kzoo.engine.inference.auto`); ``'torch'``: always the plan, whose results depend only
   on the model, batch shape and thread count (two processes agree bit for bit);
   ``'onnxruntime'``: always the model exported with kzoo's own ONNX exporter and run by
-  onnxruntime (it keeps a second copy of the weights); ``'plain'``: layer by layer, the
-  reference every other path is tested against.
+  onnxruntime (it keeps a second copy of the weights; its session's graph is rewritten
+  where onnxruntime would run it slower: :mod:`~kzoo.engine.inference.ort_graph`);
+  ``'plain'``: layer by layer, the reference every other path is tested against.
 
 >>> import numpy as np
 >>> from kzoo.layers import Input, Dense
