@@ -227,3 +227,15 @@ def test_layers_added_between_fits_as_without_caches(train_backend, uncached):
     assert cached_outcome == plain_outcome
     for a, b in zip(cached, plain):
         np.testing.assert_array_equal(a, b)
+
+
+def test_long_epochs_read_values_in_chunks(train_backend, monkeypatch):
+    x, y, _ = _data()
+    results = []
+    for every in (512, 2):  # 3 steps an epoch: read at the end, or every 2 steps
+        monkeypatch.setattr(loop.Averages, 'FLUSH_EVERY', every)
+        model = _sequential()
+        model.compile('adam', 'categorical_crossentropy', metrics=['accuracy'])
+        results.append(model.fit(x, y, batch_size=16, epochs=2, shuffle=False,
+                                 verbose=0).history)
+    assert results[0] == results[1]

@@ -296,6 +296,8 @@ class Averages(object):
     :meth:`add` takes Python floats; :meth:`add_tensors` keeps backend scalars and
     reads them all at once in :meth:`values` (no wait for the device each step)."""
 
+    FLUSH_EVERY = 512
+
     def __init__(self):
         self.losses = self.metrics = None
         self.seen = self.steps = 0
@@ -315,6 +317,8 @@ class Averages(object):
 
     def add_tensors(self, losses, metrics, size):
         self._pending.append((losses, metrics, size))
+        if len(self._pending) >= self.FLUSH_EVERY:  # long epochs: bounded memory
+            self._flush()
 
     def _flush(self):
         pending, self._pending = self._pending, []
