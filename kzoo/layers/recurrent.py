@@ -388,6 +388,7 @@ class RNN(SublayerWeights, Layer):
     [(4, 5, 2), (4, 2)]
     """
     config_fields = _RNN_FIELDS
+    _output_is_state = False  # any cell: its output may differ from its states
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, time_major=False,
@@ -523,7 +524,14 @@ class RNN(SublayerWeights, Layer):
                 self.cell.clear_dropout()
         if self.stateful:
             self.states = [K.stop_gradient(s) for s in states]
-        output = outputs if self.return_sequences else last_output
+        if self.return_sequences:
+            output = outputs
+        elif mask is None and self._output_is_state:
+            # The same values as the last output; its gradient flows into the final state
+            # alone, not through a slice of every timestep's outputs (a cheaper backward).
+            output = states[0]
+        else:
+            output = last_output
         if self.return_state:
             return [output] + list(states)
         return output
@@ -589,6 +597,7 @@ class FlatRNN(RNN):
     layer's. Subclasses name their cell class and the cell's fields."""
     cell_class = None
     cell_fields = ()
+    _output_is_state = True  # the cells' output is their first state (h)
     #: cell arguments that are not config fields (accepted for Keras 3 configs)
     cell_only_args = ('seed',)
 

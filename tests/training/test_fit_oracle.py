@@ -6,7 +6,8 @@ training: weight regularizers (of trainable weights), activity regularizers (div
 by the batch size, as Keras 3), constraints applied after each step,
 BatchNormalization's moving statistics, ``validation_split``, sample and class
 weights, per-output metrics and ``'accuracy'`` resolved from shapes, and masked
-sequences (an Embedding's mask reaching the loss and the metric), and a small CNN.
+sequences (an Embedding's mask reaching the loss and the metric), a small CNN, and
+recurrent layers whose last output (their final state) feeds the head.
 """
 import numpy as np
 import pytest
@@ -130,6 +131,27 @@ def _run_cnn(L, model_cls, reg, con, opt, **compile_kwargs):
     return history.history, model.get_weights()
 
 
+def _recurrent(L, model_cls, reg, con):
+    x = L.Input(shape=(7, 3), name='seq')
+    a = L.LSTM(5, name='lstm')(x)  # last outputs only: the layers' final states
+    b = L.GRU(4, go_backwards=True, name='gru')(x)
+    c = L.SimpleRNN(3, name='rnn')(x)
+    h = L.Concatenate(name='cat')([a, b, c])
+    return model_cls(x, L.Dense(3, activation='softmax', name='out')(h))
+
+
+def _run_recurrent(L, model_cls, reg, con, opt, **compile_kwargs):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(15, 7, 3)).astype('float32')
+    y = np.eye(3, dtype='float32')[rng.integers(0, 3, 15)]
+    model = _recurrent(L, model_cls, reg, con)
+    model.set_weights([rng.uniform(-.5, .5, w.shape).astype('float32')
+                       for w in model.get_weights()])
+    model.compile(opt, loss='categorical_crossentropy', **compile_kwargs)
+    history = model.fit(x, y, batch_size=5, epochs=2, shuffle=False, verbose=0)
+    return history.history, model.get_weights()
+
+
 def _sgd_like(opt):
     module = type(opt).__module__.split('.')[0]
     if module == 'keras':
@@ -165,7 +187,7 @@ class _KerasLayers(object):
 
 
 RUNS = {'two_output': _run_two_output, 'classifier': _run_classifier,
-        'masked_sequences': _run_masked, 'cnn': _run_cnn}
+        'masked_sequences': _run_masked, 'cnn': _run_cnn, 'recurrent': _run_recurrent}
 
 
 @pytest.mark.parametrize('case', sorted(RUNS))

@@ -239,3 +239,32 @@ def test_long_epochs_read_values_in_chunks(train_backend, monkeypatch):
         results.append(model.fit(x, y, batch_size=16, epochs=2, shuffle=False,
                                  verbose=0).history)
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize('layer', [lambda: kl.LSTM(4), lambda: kl.GRU(4, go_backwards=True),
+                                   lambda: kl.SimpleRNN(4),
+                                   lambda: kl.LSTM(4, dropout=.3, recurrent_dropout=.3),
+                                   lambda: kl.LSTM(4, return_state=True)])
+def test_recurrent_last_output_as_final_state(train_backend, monkeypatch, layer):
+    """A flat RNN hands on its final state as its last output: the same values and
+    training as the last timestep's output (the plain route)."""
+    from kzoo.layers.recurrent import FlatRNN
+    from kzoo.utils import set_random_seed
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(12, 5, 3)).astype('float32')
+    y = np.eye(3, dtype='float32')[rng.integers(0, 3, 12)]
+    results = []
+    for output_is_state in (True, False):
+        monkeypatch.setattr(FlatRNN, '_output_is_state', output_is_state)
+        set_random_seed(0)  # the same dropout masks both ways
+        inp = kl.Input(shape=(5, 3))
+        h = layer()(inp)
+        h = h[0] if isinstance(h, list) else h
+        model = _weights(Model(inp, kl.Dense(3, activation='softmax')(h)))
+        model.compile('adam', 'categorical_crossentropy')
+        history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        results.append((history.history['loss'], model.get_weights(), model.predict(x)))
+    (fast_loss, fast_w, fast_p), (plain_loss, plain_w, plain_p) = results
+    np.testing.assert_allclose(fast_loss, plain_loss, rtol=1e-6)
+    for a, b in zip(fast_w + [fast_p], plain_w + [plain_p]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
