@@ -139,8 +139,9 @@ def step_tensors(model, xs, ys, sample_weights, training):
         total, (outputs, per_output, masks), grads = trainer.value_and_grad(forward,
                                                                            plan.trainable)
         model.optimizer.apply(grads, plan.trainable)
-        with trainer.no_grad():
-            _apply_constraints(plan, trainer.assign)
+        if plan.constrained:
+            with trainer.no_grad():
+                _apply_constraints(plan, trainer.assign)
     else:
         with trainer.no_grad():
             total, (outputs, per_output, masks) = forward()
