@@ -28,6 +28,7 @@ Usage::
     python benchmarks/bench_training.py --model lstm --steps 100 --repeat 5
     python benchmarks/bench_training.py --threads 1 --clock cpu   # on a loaded machine
     python benchmarks/bench_training.py --shuffle        # fit's default shuffling
+    python benchmarks/bench_training.py --threads 1 --clock cpu --steady-malloc
 
 Example output (shape, not a promise)::
 
@@ -134,6 +135,21 @@ MODELS = {
 
 # ---- timing -------------------------------------------------------------------------
 
+def steady_malloc():
+    """Keep freed memory in glibc's heap (no mmap per large tensor, no trimming): by
+    default each step's activations above the mmap threshold are mapped afresh and
+    page-faulted in, which can be most of a small CNN's step and varies a lot from run
+    to run. Affects both sides alike; returns False where this is not glibc."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+    except OSError:
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    return all(libc.mallopt(option, value) == 1 for option, value in (
+        (m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
+
+
 # 'wall': elapsed seconds (what a user waits). 'cpu': this process's CPU seconds, which
 # other processes' load barely moves: with --threads 1 it is the work each side does.
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
@@ -213,6 +229,8 @@ def main(argv=None):
     parser.add_argument('--batch', type=int, default=64)
     parser.add_argument('--steps', type=int, default=50)
     parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--steady-malloc', action='store_true',
+                        help='glibc: no mmap/trim churn per step (see steady_malloc)')
     parser.add_argument('--shuffle', action='store_true',
                         help="kzoo: fit's default shuffle=True; torch: a random permutation")
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
@@ -226,9 +244,12 @@ def main(argv=None):
         sys.exit('bench_training: run with the torch backend (KZOO_BACKEND=torch)')
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.steady_malloc and not steady_malloc():
+        sys.exit('bench_training: --steady-malloc needs glibc')
     names = sorted(MODELS) if args.model == 'all' else [args.model]
-    print('torch %s, %d threads, %s clock' % (torch.__version__, torch.get_num_threads(),
-                                               args.clock))
+    print('torch %s, %d threads, %s clock%s' % (torch.__version__, torch.get_num_threads(),
+                                                 args.clock, ', steady malloc'
+                                                 if args.steady_malloc else ''))
     print('%-6s %5s %6s %14s %15s %12s' % ('model', 'batch', 'steps', 'kzoo ms/step',
                                            'torch ms/step', 'kzoo/torch'))
     for name in names:
