@@ -13,6 +13,17 @@ from kzoo.utils.generic_utils import Registry
 ACTIVATIONS = Registry('activation')
 
 
+def _with_logits(output, logits):
+    # As Keras 3: the output remembers its logits, so a crossentropy loss computes from them
+    # (exact and cheaper than the log of clipped probabilities). numpy arrays and some
+    # tensor types take no attributes; they simply go without.
+    try:
+        output._keras_logits = logits
+    except AttributeError:
+        pass
+    return output
+
+
 @ACTIVATIONS.register()
 def linear(x):
     return x
@@ -30,7 +41,7 @@ def relu6(x):
 
 @ACTIVATIONS.register()
 def sigmoid(x):
-    return K.sigmoid(x)
+    return _with_logits(K.sigmoid(x), x)
 
 
 @ACTIVATIONS.register()
@@ -46,7 +57,9 @@ def tanh(x):
 
 @ACTIVATIONS.register()
 def softmax(x, axis=-1):
-    return K.softmax(x, axis=axis)
+    output = K.softmax(x, axis=axis)
+    # The losses normalize over the last axis: logits over another one would mislead them.
+    return _with_logits(output, x) if axis in (-1, K.ndim(x) - 1) else output
 
 
 @ACTIVATIONS.register()

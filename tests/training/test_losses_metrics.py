@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_matches
-from kzoo import backend as K, losses, metrics
+from kzoo import activations, backend as K, losses, metrics
 from kzoo.errors import BackendError, UnknownObjectError
 
 pytestmark = pytest.mark.oracle
@@ -102,6 +102,30 @@ def test_crossentropy_uses_logits_carried_by_the_output(train_backend):
     target = K.constant(np.array([[0., 1.], [1., 0.]], 'float32'))
     value = K.to_numpy(losses.categorical_crossentropy(target, probs))
     assert_matches(value, [60., 80.], 1e-5)
+
+
+@pytest.mark.parametrize('activation,loss,target', [
+    ('softmax', 'categorical_crossentropy', [[0., 1., 0.], [1., 0., 0.]]),
+    ('softmax', 'sparse_categorical_crossentropy', [[1], [0]]),
+    ('sigmoid', 'binary_crossentropy', [[0., 1., 0.], [1., 0., 1.]])])
+def test_activation_then_crossentropy_matches_keras3(train_backend, keras3, activation, loss,
+                                                      target):
+    """Keras 3's softmax and sigmoid attach their logits, and its crossentropies use them:
+    with saturated outputs the loss is the exact one (here up to 80), not the log of
+    clipped probabilities (at most 16.1). kzoo's activations do the same."""
+    x = np.array([[30., -30., 5.], [-40., 40., 20.]], 'float32')
+    target = np.array(target, 'float32')
+    expected = np.asarray(getattr(keras3.losses, loss)(
+        target, getattr(keras3.activations, activation)(x)))
+    ours = losses.get(loss)(K.constant(target), getattr(activations, activation)(K.constant(x)))
+    assert_matches(K.to_numpy(ours), expected, TOL)
+    assert expected.max() > 20.  # the clipped route would give at most 16.1 per element
+
+
+def test_softmax_over_another_axis_keeps_no_logits(train_backend):
+    # The crossentropies normalize over the last axis: logits of axis 0 would mislead them.
+    x = K.constant(np.array([[1., 2.], [3., 5.]], 'float32'))
+    assert not hasattr(activations.softmax(x, axis=0), '_keras_logits')
 
 
 def test_loss_classes_reduce_as_keras3(kbackend, keras3):

@@ -35,6 +35,9 @@ _NAMES = {v: k for k, v in _DTYPES.items()}
 
 def torch_dtype(name):
     """torch dtype for a Keras dtype name (``'float32'`` -> ``torch.float32``)."""
+    found = _DTYPES.get(name) if isinstance(name, str) else None  # the usual case, quickly
+    if found is not None:
+        return found
     if isinstance(name, torch.dtype):
         return name
     return _DTYPES[str(np.dtype(name)) if name != 'bfloat16' else name]
