@@ -28,3 +28,13 @@ def seeded_weights(shapes, seed=0, scale=0.5):
     """Deterministic weights for a list of shapes (same for kzoo and the oracle)."""
     rng = np.random.default_rng(seed)
     return [rng.uniform(-scale, scale, s).astype('float32') for s in shapes]
+
+
+def find_all(data, sub):
+    """Every offset of ``sub`` in ``data`` (overlapping ones too): the plain-Python
+    oracle of the signature searches."""
+    out, at = [], data.find(sub)
+    while at >= 0:
+        out.append(at)
+        at = data.find(sub, at + 1)
+    return out

@@ -15,16 +15,9 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers import find_all
 from kzoo.converters import h5precheck, h5safe, hdf5_legacy
 from kzoo.errors import FileFormatError
-
-
-def _all(data, sub):
-    out, at = [], data.find(sub)
-    while at >= 0:
-        out.append(at)
-        at = data.find(sub, at + 1)
-    return out
 
 
 @pytest.mark.parametrize('seed', range(4))
@@ -39,7 +32,7 @@ def test_every_signature_a_read_touches_is_walked(seed, small, tmp_path, monkeyp
     path = str(tmp_path / 'f')
     with open(path, 'wb') as f:
         f.write(data)
-    everywhere = _all(data, b'GCOL')
+    everywhere = find_all(data, b'GCOL')
     walked = []
     monkeypatch.setattr(h5precheck, 'check_heap_at', lambda buf, pos, *a: walked.append(pos))
     monkeypatch.setattr(h5precheck.CheckedFile, 'SMALL', small)

@@ -9,18 +9,12 @@ import os
 import random
 import struct
 
+import numpy as np
 import pytest
 
+from helpers import find_all
 from kzoo.converters import h5precheck
 from kzoo.errors import FileFormatError
-
-
-def _all(data, sub):
-    out, at = [], data.find(sub)
-    while at >= 0:
-        out.append(at)
-        at = data.find(sub, at + 1)
-    return out
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ def test_positions_are_bytes_finds(seed, tmp_path, small_windows):
         for window, part in ((1, 1 << 30), (3, 50), (64, 700), (1 << 20, 1 << 30)):
             small_windows(window, part)
             for sub in (b'GCOL', b'GCO', b'OL'):
-                expected = _all(data, sub)
+                expected = find_all(data, sub)
                 with open(path, 'rb') as f:
                     found = h5precheck._FileBytes(f)
                     assert found.positions(sub) == expected, (trial, window, part, sub)
@@ -66,7 +60,7 @@ def test_dense_candidates_all_checked(tmp_path, small_windows):
         f.write(data)
     small_windows(1 << 16, 1 << 15)
     with open(path, 'rb') as f:
-        assert h5precheck._FileBytes(f).positions(b'GCOL') == _all(data, b'GCOL')
+        assert h5precheck._FileBytes(f).positions(b'GCOL') == find_all(data, b'GCOL')
 
 
 def _hostile_heap():
@@ -79,7 +73,7 @@ def _hostile_heap():
 @pytest.mark.parametrize('where', [0, 1, 65533, 150001, 299999])
 def test_hostile_heap_refused_anywhere(where, tmp_path, small_windows):
     small_windows(1 << 16, 1 << 16)  # several windows and threads over 300 KB
-    data = bytearray(os.urandom(300000 + 4096))
+    data = bytearray(np.random.default_rng(where).bytes(300000 + 4096))
     data[where:where + 4096] = _hostile_heap()
     path = str(tmp_path / ('f%d' % where))
     with open(path, 'wb') as f:
