@@ -5,7 +5,6 @@ order, for windows and parts small enough that occurrences straddle both, in fil
 dense with candidates ("GCGC...", "COCO...") and in random bytes. A hostile global heap
 is refused wherever in a file it lies.
 """
-import os
 import random
 import struct
 
