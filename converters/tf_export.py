@@ -14,6 +14,7 @@ import shutil
 import tempfile
 
 from kzoo.errors import ConversionError
+from kzoo.utils.io_utils import remove_stale_staging, staging_prefix
 
 
 def _tf_keras():
@@ -64,8 +65,9 @@ def save_savedmodel(tf_model, path):
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
         raise ConversionError('cannot write %s: folder %s does not exist' % (path, parent))
-    staging = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
-                               dir=parent)
+    # Staging names carry our pid: what a killed writer left is removed by the next one.
+    remove_stale_staging(parent, os.path.basename(path))
+    staging = tempfile.mkdtemp(prefix=staging_prefix(path), suffix='.tmp', dir=parent)
     try:
         target = os.path.join(staging, 'saved_model')
         tf_model.save(target, save_format='tf', include_optimizer=False)
@@ -81,7 +83,7 @@ def replace_folder(source, path):
     if os.path.exists(path):
         if not os.path.isdir(path):
             raise ConversionError('%s exists and is not a folder' % path)
-        old = tempfile.mkdtemp(prefix='.%s.old.' % os.path.basename(path),
+        old = tempfile.mkdtemp(prefix=staging_prefix(path) + 'old.', suffix='.tmp',
                                dir=os.path.dirname(path))
         os.rmdir(old)
         os.replace(path, old)
