@@ -34,3 +34,11 @@ def plain(model, x):
 
 def images(shape, seed=1):
     return np.random.default_rng(seed).uniform(-1, 1, shape).astype('float32')
+
+
+def assert_same_weights(a, b):
+    """``a`` and ``b`` hold the same weights: count, dtype, shape and every bit."""
+    wa, wb = a.get_weights(), b.get_weights()
+    assert len(wa) == len(wb)
+    for x, y in zip(wa, wb):
+        assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y)

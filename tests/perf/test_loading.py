@@ -9,7 +9,7 @@ import pytest
 
 from kzoo import backend as K
 
-from perf_helpers import images, randomize
+from perf_helpers import assert_same_weights, images, randomize
 
 
 def _model():
@@ -51,8 +51,7 @@ def test_load_model_reads_straight_into_weights(backend, tmp_path, monkeypatch):
     counts = _count_reads(monkeypatch)
     restored = load_model(path)
     assert counts == {'read': 0, 'read_into': 0, 'read_extents': 8}  # conv 2, BN 4, dense 2
-    for a, b in zip(restored.get_weights(), model.get_weights()):
-        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert_same_weights(restored, model)
     x = images((2, 6, 6, 3))
     assert np.array_equal(restored.predict(x, provider='plain'), model.predict(x, provider='plain'))
 

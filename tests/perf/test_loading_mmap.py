@@ -13,7 +13,7 @@ import pytest
 
 from kzoo import backend as K
 
-from perf_helpers import images, randomize
+from perf_helpers import assert_same_weights, images, randomize
 
 pytestmark = pytest.mark.skipif('torch' not in K.available_backends(),
                                 reason='weights become file views on the torch backend')
@@ -58,34 +58,32 @@ def _sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def _same_weights(a, b):
-    wa, wb = a.get_weights(), b.get_weights()
-    assert len(wa) == len(wb)
-    for x, y in zip(wa, wb):
-        assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y)
-
-
-def test_mapped_weights_equal_the_copies(tmp_path, monkeypatch):
+@pytest.fixture
+def saved(tmp_path):
+    """A model and the .h5 file it was saved to."""
     model = _model()
     path = str(tmp_path / 'm.h5')
     model.save(path)
+    return model, path
+
+
+def test_mapped_weights_equal_the_copies(saved, monkeypatch):
+    model, path = saved
     counts = _count_maps(monkeypatch)
     mapped = _load(path, monkeypatch, True)
     assert counts == {'mapped': 8, 'refused': 0}  # conv 2, BN 4, dense 2
     copied = _load(path, monkeypatch, False)
     assert counts == {'mapped': 8, 'refused': 0}  # the copy path maps nothing
-    _same_weights(mapped, copied)
-    _same_weights(mapped, model)
+    assert_same_weights(mapped, copied)
+    assert_same_weights(mapped, model)
     x = images((2, 6, 6, 3))
     assert np.array_equal(mapped.predict(x, provider='plain'), copied.predict(x, provider='plain'))
     assert np.array_equal(mapped.predict(x), copied.predict(x))
 
 
-def test_writes_to_mapped_weights_never_reach_the_file(tmp_path, monkeypatch):
+def test_writes_to_mapped_weights_never_reach_the_file(saved, monkeypatch):
     import torch
-    model = _model()
-    path = str(tmp_path / 'm.h5')
-    model.save(path)
+    model, path = saved
     digest = _sha(path)
     loaded = _load(path, monkeypatch, True)
     loaded.predict(images((2, 6, 6, 3)))  # plans prepared from the mapped weights
@@ -97,7 +95,7 @@ def test_writes_to_mapped_weights_never_reach_the_file(tmp_path, monkeypatch):
     loaded.fit(images((4, 6, 6, 3)), np.eye(3, dtype='float32')[[0, 1, 2, 0]], epochs=1,
                verbose=0)
     assert _sha(path) == digest
-    _same_weights(_load(path, monkeypatch, True), model)
+    assert_same_weights(_load(path, monkeypatch, True), model)
     # the written model predicts from its own weights, not the file's
     fresh = _load(path, monkeypatch, False)
     fresh.set_weights(loaded.get_weights())
@@ -105,15 +103,13 @@ def test_writes_to_mapped_weights_never_reach_the_file(tmp_path, monkeypatch):
     assert np.array_equal(loaded.predict(x, provider='plain'), fresh.predict(x, provider='plain'))
 
 
-def test_replacing_the_file_leaves_a_loaded_model_alone(tmp_path, monkeypatch):
-    model = _model()
-    path = str(tmp_path / 'm.h5')
-    model.save(path)
+def test_replacing_the_file_leaves_a_loaded_model_alone(saved, monkeypatch):
+    model, path = saved
     loaded = _load(path, monkeypatch, True)
     other = randomize(_model(), seed=9)
     other.save(path)  # kzoo writes a temporary file and renames it: a new file
-    _same_weights(loaded, model)
-    _same_weights(_load(path, monkeypatch, True), other)
+    assert_same_weights(loaded, model)
+    assert_same_weights(_load(path, monkeypatch, True), other)
 
 
 def test_datasets_linked_twice_are_not_shared(tmp_path, monkeypatch):
@@ -132,7 +128,7 @@ def test_datasets_linked_twice_are_not_shared(tmp_path, monkeypatch):
     counts = _count_maps(monkeypatch)
     loaded = _load(path, monkeypatch, True)
     assert counts == {'mapped': 3, 'refused': 1}
-    _same_weights(loaded, _load(path, monkeypatch, False))
+    assert_same_weights(loaded, _load(path, monkeypatch, False))
     ka, kb = loaded.layers[1].weights[0], loaded.layers[2].weights[0]
     assert np.array_equal(K.get_value(ka), K.get_value(kb))
     with torch.no_grad():
@@ -170,7 +166,7 @@ def test_user_block_offsets(tmp_path, monkeypatch, userblock):
     counts = _count_maps(monkeypatch)
     loaded = _load(moved, monkeypatch, True)
     assert counts['mapped'] == 8
-    _same_weights(loaded, model)
+    assert_same_weights(loaded, model)
 
 
 def test_unsafe_layouts_are_copied(tmp_path, monkeypatch):
@@ -201,16 +197,14 @@ def test_unsafe_layouts_are_copied(tmp_path, monkeypatch):
     counts = _count_maps(monkeypatch)
     loaded = _load(changed, monkeypatch, True)
     assert counts == {'mapped': sum(eligible), 'refused': len(eligible) - sum(eligible)}
-    _same_weights(loaded, model)
-    _same_weights(loaded, _load(changed, monkeypatch, False))
+    assert_same_weights(loaded, model)
+    assert_same_weights(loaded, _load(changed, monkeypatch, False))
 
 
-def test_numpy_backend_copies(tmp_path, monkeypatch):
+def test_numpy_backend_copies(saved, monkeypatch):
     if 'numpy' not in K.available_backends():
         pytest.skip('no numpy backend')
-    model = _model()
-    path = str(tmp_path / 'm.h5')
-    model.save(path)
+    model, path = saved
     expected = model.get_weights()
     with K.using('numpy'):
         loaded = _load(path, monkeypatch, True)

@@ -600,3 +600,19 @@ def sequential_mlp():
     model = Sequential([L.Dense(8, input_shape=(5,), activation='relu'), L.Dropout(0.2),
                         L.Dense(3, activation='softmax')], name='sequential_mlp')
     return randomize(model), None
+
+
+def damage_layer_loading(monkeypatch, at):
+    """Make the streaming loader fail with FileFormatError('damaged') on the ``at``-th
+    layer it loads, as a file damaged part way through would."""
+    from kzoo.converters import streaming
+    from kzoo.errors import FileFormatError
+    real = streaming.LayerLoader._load
+    calls = []
+
+    def broken(self, layer, entry):
+        calls.append(layer.name)
+        if len(calls) == at:
+            raise FileFormatError('damaged')
+        return real(self, layer, entry)
+    monkeypatch.setattr(streaming.LayerLoader, '_load', broken)

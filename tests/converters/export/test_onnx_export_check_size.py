@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from export_cases import randomize
+from export_cases import damage_layer_loading, randomize
 from helpers import assert_matches
 from kzoo import layers as L
 from kzoo.converters import convert
@@ -179,20 +179,11 @@ def test_a_layer_that_cannot_run_smaller_falls_back_to_full_size(tmp_path, monke
 
 
 def test_a_loading_error_at_the_smaller_size_is_not_hidden(tmp_path, monkeypatch):
-    from kzoo.converters import streaming
     from kzoo.errors import FileFormatError
     model = residual_cnn()
     src = str(tmp_path / 'm.h5')
     model.save(src)
-    real = streaming.LayerLoader._load
-    calls = []
-
-    def broken(self, layer, entry):
-        calls.append(layer.name)
-        if len(calls) == 3:
-            raise FileFormatError('damaged')
-        return real(self, layer, entry)
-    monkeypatch.setattr(streaming.LayerLoader, '_load', broken)
+    damage_layer_loading(monkeypatch, at=3)
     with pytest.raises(FileFormatError, match='damaged'):
         convert(src, str(tmp_path / 'm.onnx'))
     assert os.listdir(tmp_path) == ['m.h5']

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from export_cases import randomize
+from export_cases import damage_layer_loading, randomize
 from helpers import assert_matches
 from kzoo import layers as L
 from kzoo.converters import convert
@@ -110,20 +110,11 @@ def test_h5_to_onnx_while_loading(tmp_path, external):
 
 
 def test_failed_load_leaves_nothing(tmp_path, monkeypatch):
-    from kzoo.converters import streaming
     from kzoo.errors import FileFormatError
     model = nested_shared_model()
     src = str(tmp_path / 'm.h5')
     model.save(src)
-    calls = []
-
-    def broken(self, layer, entry):
-        calls.append(layer.name)
-        if len(calls) == 2:
-            raise FileFormatError('damaged')
-        return real(self, layer, entry)
-    real = streaming.LayerLoader._load
-    monkeypatch.setattr(streaming.LayerLoader, '_load', broken)
+    damage_layer_loading(monkeypatch, at=2)
     with pytest.raises(FileFormatError, match='damaged'):
         convert(src, str(tmp_path / 'm.onnx'))
     assert os.listdir(tmp_path) == ['m.h5']
