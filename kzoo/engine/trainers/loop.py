@@ -170,10 +170,19 @@ def to_floats(tensors):
     return [float(v) for v in out]
 
 
+def _flat(losses, metrics):
+    """One step's values in one list: the losses, then each metric's sum and count."""
+    return list(losses) + [x for pair in metrics for x in pair]
+
+
+def _unflat(flat, n_losses):
+    """:func:`_flat` undone: ``(losses, metric (sum, count) pairs)``."""
+    rest = flat[n_losses:]
+    return flat[:n_losses], list(zip(rest[0::2], rest[1::2]))
+
+
 def _floats_of(losses, metrics):
-    flat = to_floats(list(losses) + [x for pair in metrics for x in pair])
-    n = len(losses)
-    return flat[:n], [(flat[n + 2 * i], flat[n + 2 * i + 1]) for i in range(len(metrics))]
+    return _unflat(to_floats(_flat(losses, metrics)), len(losses))
 
 
 def run_step(model, xs, ys, sample_weights, training):
@@ -325,14 +334,12 @@ class Averages(object):
         pending, self._pending = self._pending, []
         if not pending:
             return
-        flat = to_floats([x for losses, metrics, _ in pending
-                          for x in list(losses) + [y for pair in metrics for y in pair]])
+        flat = to_floats([x for losses, metrics, _ in pending for x in _flat(losses, metrics)])
         at = 0
         for losses, metrics, size in pending:  # in step order: the same sums as add()
-            n, m = len(losses), len(metrics)
-            self.add(flat[at:at + n], [(flat[at + n + 2 * i], flat[at + n + 2 * i + 1])
-                                       for i in range(m)], size)
-            at += n + 2 * m
+            width = len(losses) + 2 * len(metrics)
+            self.add(*_unflat(flat[at:at + width], len(losses)), size=size)
+            at += width
 
     def values(self):
         self._flush()
